@@ -218,7 +218,7 @@ def _scalar_type(t: ScalarType) -> Handler:
 
 _MATH_UNARY = ["sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
                "asinh", "acosh", "atanh", "exp", "expm1", "log1p", "log2", "log10", "fabs",
-               "erf", "cbrt", "exp2"]
+               "erf", "erfc", "cbrt", "exp2", "lgamma", "gamma"]
 _NP_NAMES = {"sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin",
              "arccos": "acos", "arctan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
              "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "exp": "exp",

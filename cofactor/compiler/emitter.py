@@ -61,6 +61,7 @@ UNARY_MATH = {
 }
 BINARY_MATH = {"atan2": mathd.Atan2Op, "pow": mathd.PowFOp, "copysign": mathd.CopySignOp}
 LIBM_BINARY = ("hypot", "fmod")
+LIBM_UNARY = {"lgamma": "lgamma", "gamma": "tgamma", "erfc": "erfc"}
 
 
 class Emitter:
@@ -316,6 +317,8 @@ class Emitter:
             inf = self.const(math.inf, t).ssa
             return Val(self.res(arith.CmpfOp(mag, inf, "oeq" if name == "isinf" else "olt")),
                        BOOL)
+        if name in LIBM_UNARY:
+            return self.libm(LIBM_UNARY[name], [v], t)
         if name in ("floor", "ceil"):
             cls = mathd.FloorOp if name == "floor" else mathd.CeilOp
             return Val(self.res(cls(v.ssa)), t)
