@@ -1,7 +1,10 @@
 """Command-line tools: `cofactor` (ir, compile) and `cofactor-opt`."""
 
+import argparse
+import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from xdsl.xdsl_opt_main import xDSLOptMain
 
@@ -30,8 +33,65 @@ def opt_main(args: Sequence[str] | None = None) -> int:
     return 0
 
 
+def load_function(spec: str) -> Callable:
+    """`path/file.py:func` -> the function object, importing the file as a module."""
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path:
+        raise SystemExit(f"cofactor: expected path/file.py:function, got {spec!r}")
+    file = Path(path)
+    if not file.is_file():
+        raise SystemExit(f"cofactor: no such file: {path}")
+    module_spec = importlib.util.spec_from_file_location(file.stem, file)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[file.stem] = module
+    module_spec.loader.exec_module(module)
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise SystemExit(f"cofactor: {path} has no function {name!r}")
+    return getattr(fn, "py_func", fn)
+
+
+def _ir_command(args: argparse.Namespace) -> int:
+    from cofactor.compiler.diagnostics import CompileError
+    from cofactor.compiler.frontend import Options
+    from cofactor.compiler.pipeline import Instrumentation, stage_text
+    from cofactor.compiler.types import parse_signature
+
+    fn = load_function(args.function)
+    try:
+        types = parse_signature(args.signature)
+    except ValueError as exc:
+        raise SystemExit(f"cofactor: {exc}") from None
+    instrument = Instrumentation(print_after_all=args.print_ir_after_all, timing=args.timing,
+                                 out=sys.stdout)
+    options = Options(boundscheck=args.boundscheck, fastmath=args.fastmath)
+    try:
+        text = stage_text(fn, types, options, args.stage, instrument)
+    except CompileError as exc:
+        print(f"cofactor: error: {exc}", file=sys.stderr)
+        return 1
+    if not args.print_ir_after_all:
+        print(text)
+    instrument.report()
+    return 0
+
+
 def main(args: Sequence[str] | None = None) -> int:
-    raise SystemExit("cofactor: commands are not available yet")
+    from cofactor.compiler.pipeline import STAGES
+
+    parser = argparse.ArgumentParser(prog="cofactor", description="cofactor compiler driver")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ir = sub.add_parser("ir", help="print the IR of a function at a pipeline stage")
+    ir.add_argument("function", help="path/file.py:function")
+    ir.add_argument("--signature", required=True, help='argument types, e.g. "f64, f64[:,:], i64"')
+    ir.add_argument("--stage", default="opt", choices=STAGES)
+    ir.add_argument("--print-ir-after-all", action="store_true")
+    ir.add_argument("--timing", action="store_true", help="print the time spent in each pass")
+    ir.add_argument("--boundscheck", action="store_true")
+    ir.add_argument("--fastmath", action="store_true")
+    ir.set_defaults(run=_ir_command)
+    parsed = parser.parse_args(args)
+    return parsed.run(parsed)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from xdsl.dialects import arith, func
 from xdsl.dialects import math as mathd
-from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, ModuleOp, i32
+from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, ModuleOp
 from xdsl.dialects.ub import PoisonOp
 from xdsl.ir import Block, Operation, SSAValue
 
@@ -211,7 +211,7 @@ class Emitter:
         sym = name if t is F64 else name + "f"
         block = self.module.body.block
         if not any(isinstance(o, func.FuncOp) and o.sym_name.data == sym for o in block.ops):
-            block.add_op(func.FuncOp(sym, ([t.ir] * len(args), [t.ir]), visibility="private"))
+            block.add_op(func.FuncOp.external(sym, [t.ir] * len(args), [t.ir]))
         call = func.CallOp(sym, [self.cast(a, t).ssa for a in args], [t.ir])
         return Val(self.res(call), t)
 
@@ -257,9 +257,8 @@ class Emitter:
                 a, b = self.cast(a, I64), self.cast(b, I64)
                 return Val(self.res(mathd.IPowIOp(a.ssa, b.ssa)), I64)
             if not b.type.is_float:
-                t = a.type
-                exp32 = self.res(arith.TruncIOp(self.cast(b, I64).ssa, i32))
-                return Val(self.res(mathd.FPowIOp(a.ssa, exp32)), t)
+                exponent = self.cast(b, I64)
+                return Val(self.res(mathd.FPowIOp(a.ssa, exponent.ssa)), a.type)
             t = _promote(a.type, b.type)
             a, b = self.cast(a, t), self.cast(b, t)
             return Val(self.res(mathd.PowFOp(a.ssa, b.ssa)), t)
@@ -284,6 +283,8 @@ class Emitter:
         return Val(self.res(arith.XOrIOp(t.ssa, self.const(True, BOOL).ssa)), BOOL)
 
     def compare(self, pred: str, a: Val, b: Val) -> Val:
+        if {a.type, b.type} == {I64, F64}:
+            return self.compare_int_float(pred, a, b)
         t = _promote(a.type, b.type)
         a, b = self.cast(a, t), self.cast(b, t)
         if t.is_float:
@@ -293,6 +294,21 @@ class Emitter:
                 return Val(self.res(arith.CmpiOp(a.ssa, b.ssa, pred)), BOOL)
             a, b = self.cast(a, I64), self.cast(b, I64)
         return Val(self.res(arith.CmpiOp(a.ssa, b.ssa, _INT_CMP[pred])), BOOL)
+
+    def compare_int_float(self, pred: str, a: Val, b: Val) -> Val:
+        """Compare an int with a float exactly, as Python does, not through rounding."""
+        swapped = a.type is F64
+        i, f = (b, a) if swapped else (a, b)
+        if swapped:
+            pred = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(pred, pred)
+        fi = self.cast(i, F64)
+        by_float = Val(self.res(arith.CmpfOp(fi.ssa, f.ssa, _FLOAT_CMP[pred])), BOOL)
+        rounded = Val(self.res(arith.CmpfOp(fi.ssa, f.ssa, "une")), BOOL)
+        beyond = self.compare("ge", f, self.const(2.0**63, F64))
+        by_int = Val(self.res(arith.CmpiOp(i.ssa, self.cast(f, I64).ssa, _INT_CMP[pred])), BOOL)
+        below = self.const(pred in ("lt", "le", "ne"), BOOL)
+        exact = self.select(beyond, below, by_int)
+        return self.select(rounded, by_float, exact)
 
     def abs(self, v: Val) -> Val:
         if v.type.is_float:

@@ -28,6 +28,7 @@ from xdsl.ir import Block, Region, SSAValue
 from cofactor.compiler import builtins_table as table
 from cofactor.compiler.diagnostics import CompileError, SourceInfo
 from cofactor.compiler.emitter import NONE_VAL, Emitter, Val, unify
+from cofactor.compiler.options import Options
 from cofactor.compiler.types import (
     BOOL,
     F64,
@@ -40,8 +41,17 @@ from cofactor.compiler.types import (
     ValueType,
 )
 from cofactor.dialects.rt import CheckIndexOp, RaiseIfOp
+from cofactor.runtime.cache import fingerprint
 
 RET, RETURNED = "$ret", "$returned"
+RESERVED_SYMBOLS = frozenset(
+    f + suffix
+    for f in ("sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh",
+              "asinh", "acosh", "atanh", "exp", "exp2", "expm1", "log", "log2", "log10",
+              "log1p", "sqrt", "cbrt", "pow", "fabs", "floor", "ceil", "trunc", "round",
+              "fmod", "hypot", "copysign", "erf", "erfc", "lgamma", "tgamma")
+    for suffix in ("", "f")
+) | {"malloc", "free", "abort", "main"}
 
 
 def flat_ir_types(t: ValueType) -> list:
@@ -69,15 +79,6 @@ def unflatten(t: ValueType, values: Iterator[SSAValue]) -> Val:
 
 
 @dataclass
-class Options:
-    boundscheck: bool = False
-    fastmath: bool = False
-
-    def key(self) -> str:
-        return f"boundscheck={self.boundscheck},fastmath={self.fastmath}"
-
-
-@dataclass
 class Specialization:
     symbol: str
     result: ValueType | None  # None while being compiled (recursion)
@@ -92,13 +93,16 @@ class Program:
     specs: dict[tuple, Specialization] = field(default_factory=dict)
     assert_messages: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # (module, qualified name) -> source fingerprint of a function, repr of a constant
+    dependencies: dict[tuple[str, str], str] = field(default_factory=dict)
     _names: set[str] = field(default_factory=set)
 
     def symbol_for(self, pyfunc: Callable) -> str:
+        """A unique symbol that cannot shadow a C library function the code calls."""
         base = "".join(c if c.isalnum() else "_" for c in pyfunc.__qualname__)
         for n in itertools.count():
             name = base if n == 0 else f"{base}__{n}"
-            if name not in self._names:
+            if name not in self._names and name not in RESERVED_SYMBOLS:
                 self._names.add(name)
                 return name
         raise AssertionError
@@ -230,6 +234,7 @@ class FunctionCompiler:
         self.symbol = symbol
         self.fdef, self.info, source = parse_function(pyfunc)
         program.sources.append(source)
+        program.dependencies[(pyfunc.__module__, pyfunc.__qualname__)] = fingerprint(source)
         self.em = Emitter(program.module)
         self.env: dict[str, Val] = {}
         self.loop_depth = 0
@@ -619,11 +624,12 @@ class FunctionCompiler:
             n = em.binary("floordiv", em.binary("add", span, em.const(-const_step - 1, I64)),
                           em.negate(step))
         else:
-            self.em.raise_on_zero(step)
+            message = self.program.message_index("range() arg 3 must not be zero")
+            self.em.op(RaiseIfOp(em.compare("eq", step, zero).ssa, code=4, info=message))
             pos = em.compare("gt", step, zero)
             up = em.binary("floordiv", em.binary("sub", em.binary("add", em.binary(
                 "sub", stop, start), step), one), step)
-            down = em.binary("floordiv", em.binary("add", em.binary("sub", em.binary(
+            down = em.binary("floordiv", em.binary("sub", em.binary("sub", em.binary(
                 "sub", start, stop), step), one), em.negate(step))
             n = em.select(pos, up, down)
         return em.min_max("max", n, zero)
@@ -708,6 +714,8 @@ class FunctionCompiler:
         if node.id in self.env:
             return self.env[node.id]
         value = self.lookup_global(node.id)
+        if node.id in self.globals and isinstance(value, int | float | tuple):
+            self.program.dependencies[(self.pyfunc.__module__, node.id)] = repr(value)
         if value is _MISSING:
             if self.scratch_depth:
                 raise _Undefined(node.id)

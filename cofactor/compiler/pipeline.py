@@ -96,6 +96,7 @@ class Lowered:
     assert_messages: list[str]
     source: str
     stages: dict[str, str]
+    dependencies: dict[tuple[str, str], str]
 
 
 def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
@@ -122,4 +123,33 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
         stages["llvm-dialect"] = str(module)
     assert spec.result is not None
     return Lowered(module, spec.symbol, arg_types, spec.result, program.assert_messages,
-                   "\n".join(program.sources), stages)
+                   "\n".join(program.sources), stages, program.dependencies)
+
+
+def to_llvm(lowered: Lowered, entry_name: str):
+    """The llvmlite module of a lowered specialization, with its C entry point."""
+    from cofactor.compiler import codegen
+
+    llmod = codegen.to_llvmlite(lowered.module)
+    codegen.add_entry_wrapper(llmod, entry_name, lowered.symbol, lowered.arg_types,
+                              lowered.result_type)
+    return llmod
+
+
+def stage_text(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
+               stage: str, instrument: Instrumentation | None = None) -> str:
+    """The text of one pipeline stage for one specialization."""
+    from cofactor.compiler import codegen
+
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    lowered = lower(pyfunc, arg_types, options, keep=(stage,), instrument=instrument)
+    if stage in lowered.stages:
+        return lowered.stages[stage]
+    llmod = to_llvm(lowered, lowered.symbol + "_entry")
+    if stage == "llvm":
+        return str(llmod)
+    optimized = codegen.optimize(llmod, fastmath=options.fastmath)
+    if stage == "llvm-opt":
+        return str(optimized)
+    return codegen.emit_assembly(optimized)

@@ -11,20 +11,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import (
-    DYNAMIC_INDEX,
-    Float32Type,
-    Float64Type,
-    IntegerType,
-    MemRefType,
-    NoneAttr,
-    StridedLayoutAttr,
-    f32,
-    f64,
-    i1,
-    i64,
-)
-from xdsl.ir import Attribute
 
 
 @dataclass(frozen=True)
@@ -37,8 +23,10 @@ class ScalarType:
         return self.name
 
     @property
-    def ir(self) -> Attribute:
-        return _SCALAR_IR[self.name]
+    def ir(self):
+        from xdsl.dialects.builtin import f32, f64, i1, i64
+
+        return {"f64": f64, "f32": f32, "i64": i64, "bool": i1}[self.name]
 
 
 F64 = ScalarType("f64", np.dtype(np.float64), True)
@@ -47,7 +35,6 @@ I64 = ScalarType("i64", np.dtype(np.int64), False)
 BOOL = ScalarType("bool", np.dtype(np.bool_), False)
 
 SCALARS = {t.name: t for t in (F64, F32, I64, BOOL)}
-_SCALAR_IR: dict[str, Attribute] = {"f64": f64, "f32": f32, "i64": i64, "bool": i1}
 _DTYPE_TO_SCALAR = {t.dtype: t for t in (F64, F32, I64, BOOL)}
 
 
@@ -60,7 +47,9 @@ class ArrayType:
         return f"{self.dtype}[{','.join(':' * self.ndim)}]"
 
     @property
-    def ir(self) -> MemRefType:
+    def ir(self):
+        from xdsl.dialects.builtin import DYNAMIC_INDEX, MemRefType, NoneAttr, StridedLayoutAttr
+
         dyn = [DYNAMIC_INDEX] * self.ndim
         layout = StridedLayoutAttr([NoneAttr()] * self.ndim, NoneAttr())
         return MemRefType(self.dtype.ir, dyn, layout, NoneAttr())
@@ -114,8 +103,10 @@ def typeof(value: object) -> ValueType:
     raise TypeError(f"unsupported argument type {type(value).__name__}; expected {SUPPORTED}")
 
 
-def ir_type_to_value_type(attr: Attribute) -> ValueType:
+def ir_type_to_value_type(attr) -> ValueType:
     """Inverse of `.ir` for scalar and array types."""
+    from xdsl.dialects.builtin import Float32Type, Float64Type, IntegerType, MemRefType
+
     if isinstance(attr, MemRefType):
         return ArrayType(ir_type_to_value_type(attr.element_type), attr.get_num_dims())
     if isinstance(attr, Float64Type):

@@ -1,0 +1,333 @@
+"""Code generation: the llvm dialect to optimized native code.
+
+`to_llvmlite` translates a lowered module (docs/internals.md section 2) to
+llvmlite IR and defines the runtime support functions it calls (the call
+context's arena); `add_entry_wrapper` adds the C entry points of section 3;
+`optimize` runs LLVM O3 and `emit_object` / `emit_assembly` produce code.
+Signature types are given as `cofactor.compiler.types` objects or their
+string form ("f64", "f64[:,:]", "(f64, i64)", "None"), see
+`cofactor.runtime.marshal.parse_type`.
+"""
+
+from collections.abc import Sequence
+from functools import cache
+
+from llvmlite import binding as llvm
+from llvmlite import ir
+from xdsl.backend.llvm.convert import convert_module
+from xdsl.dialects.builtin import ModuleOp
+
+from cofactor.runtime.marshal import Array, flatten, parse_type
+
+PTR = ir.PointerType()
+I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+VOID = ir.VoidType()
+NULL = ir.Constant(PTR, None)
+
+# struct ctx { ptr arena; i64 err_code; i64 err_a; i64 err_b; i64 err_c; }
+CTX = ir.LiteralStructType([PTR, I64, I64, I64, I64])
+# An arena block is malloc(HEADER + nbytes): {ptr next, i64 nbytes} padded to
+# HEADER bytes, then the data. `next` is at offset 0, so a block's address is
+# also the address of its link to the next block.
+HEADER = 64
+
+# How each scalar type travels in the kernel and in the C entry point.
+_KERNEL_TYPE = {"f64": ir.DoubleType(), "f32": ir.FloatType(), "i64": I64, "bool": I1}
+_C_TYPE = {**_KERNEL_TYPE, "bool": I8}
+
+
+def _i64(n: int) -> ir.Constant:
+    return ir.Constant(I64, n)
+
+
+def _i32(n: int) -> ir.Constant:
+    return ir.Constant(I32, n)
+
+
+# --------------------------------------------------------------------------
+# llvm dialect -> llvmlite, runtime support
+
+
+def to_llvmlite(module: ModuleOp) -> ir.Module:
+    """Translate a lowered module; every function with a body becomes internal
+    (convert_module ignores linkage) so that LLVM may inline and drop it, and
+    the arena functions are defined."""
+    llmod = convert_module(module, fallback_target_triple=None)
+    for fn in llmod.functions:
+        if not fn.is_declaration:
+            fn.linkage = "internal"
+    _define_runtime(llmod)
+    return llmod
+
+
+def _declare(llmod: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    """The module's function `name`, declared with `fnty` if it is not there."""
+    fn = llmod.globals.get(name)
+    if fn is None:
+        return ir.Function(llmod, fnty, name)
+    if fn.function_type != fnty:
+        raise ValueError(f"@{name} has type {fn.function_type}, expected {fnty}")
+    return fn
+
+
+def _define(llmod: ir.Module, name: str, fnty: ir.FunctionType) -> tuple[ir.Function, ir.IRBuilder]:
+    """Give the internal function `name` a body; returns a builder at its entry."""
+    fn = _declare(llmod, name, fnty)
+    if not fn.is_declaration:
+        raise ValueError(f"@{name} is reserved for the cofactor runtime but is defined")
+    fn.linkage = "internal"
+    return fn, ir.IRBuilder(fn.append_basic_block("entry"))
+
+
+def _define_runtime(llmod: ir.Module) -> None:
+    """Define the arena functions of docs/internals.md sections 2 and 3.
+
+    cofactor_alloc(ctx, nbytes) -> ptr   pushes a new block on ctx.arena
+    cofactor_free(ctx, ptr)              unlinks and frees the block of ptr
+    cofactor_arena_find(head, p) -> link the link to the block holding p, or null
+    cofactor_arena_detach(ctx, kept, p)  moves the block holding p to the list
+                                         `kept`; returns its base (or null)
+    cofactor_arena_release(head)         frees every block of a list
+    """
+    malloc = _declare(llmod, "malloc", ir.FunctionType(PTR, [I64]))
+    free = _declare(llmod, "free", ir.FunctionType(VOID, [PTR]))
+    find = _define_find(llmod)
+
+    fn, b = _define(llmod, "cofactor_alloc", ir.FunctionType(PTR, [PTR, I64]))
+    ctx, nbytes = fn.args
+    block = b.call(malloc, [b.add(nbytes, _i64(HEADER))])
+    b.store(b.load(ctx, typ=PTR), block)
+    b.store(nbytes, b.gep(block, [_i64(8)], source_etype=I8))
+    b.store(block, ctx)
+    b.ret(b.gep(block, [_i64(HEADER)], source_etype=I8))
+
+    fn, b = _define(llmod, "cofactor_free", ir.FunctionType(VOID, [PTR, PTR]))
+    ctx, p = fn.args
+    link = b.call(find, [ctx, p])
+    with b.if_then(b.icmp_unsigned("!=", link, NULL)):
+        block = b.load(link, typ=PTR)
+        b.store(b.load(block, typ=PTR), link)
+        b.call(free, [block])
+    b.ret_void()
+
+    fn, b = _define(llmod, "cofactor_arena_detach", ir.FunctionType(PTR, [PTR, PTR, PTR]))
+    ctx, kept, p = fn.args
+    link = b.call(find, [ctx, p])
+    with b.if_then(b.icmp_unsigned("!=", link, NULL)):
+        block = b.load(link, typ=PTR)
+        b.store(b.load(block, typ=PTR), link)
+        b.store(b.load(kept, typ=PTR), block)
+        b.store(block, kept)
+        b.ret(block)
+    # Another result may already have detached the same block.
+    link = b.call(find, [kept, p])
+    with b.if_then(b.icmp_unsigned("!=", link, NULL)):
+        b.ret(b.load(link, typ=PTR))
+    b.ret(NULL)
+
+    fn, b = _define(llmod, "cofactor_arena_release", ir.FunctionType(VOID, [PTR]))
+    (head,) = fn.args
+    loop = fn.append_basic_block("loop")
+    b.branch(loop)
+    b.position_at_end(loop)
+    block = b.load(head, typ=PTR)
+    with b.if_then(b.icmp_unsigned("==", block, NULL)):
+        b.ret_void()
+    b.store(b.load(block, typ=PTR), head)
+    b.call(free, [block])
+    b.branch(loop)
+
+
+def _define_find(llmod: ir.Module) -> ir.Function:
+    """A block holds p when data <= p <= data + nbytes (the end is included
+    so that an empty view at the end of a block is found)."""
+    fn, b = _define(llmod, "cofactor_arena_find", ir.FunctionType(PTR, [PTR, PTR]))
+    head, p = fn.args
+    entry = b.block
+    loop, check, advance = (fn.append_basic_block(n) for n in ("loop", "check", "advance"))
+    b.branch(loop)
+    b.position_at_end(loop)
+    link = b.phi(PTR)
+    link.add_incoming(head, entry)
+    block = b.load(link, typ=PTR)
+    with b.if_then(b.icmp_unsigned("==", block, NULL)):
+        b.ret(NULL)
+    b.branch(check)
+    b.position_at_end(check)
+    data = b.gep(block, [_i64(HEADER)], source_etype=I8)
+    nbytes = b.load(b.gep(block, [_i64(8)], source_etype=I8), typ=I64)
+    end = b.gep(data, [nbytes], source_etype=I8)
+    inside = b.and_(b.icmp_unsigned(">=", p, data), b.icmp_unsigned("<=", p, end))
+    with b.if_then(inside):
+        b.ret(link)
+    b.branch(advance)
+    b.position_at_end(advance)
+    link.add_incoming(block, advance)
+    b.branch(loop)
+    return fn
+
+
+# --------------------------------------------------------------------------
+# entry wrappers
+
+
+def descriptor_type(ndim: int) -> ir.LiteralStructType:
+    """The memref descriptor: data pointer, sizes, strides in elements."""
+    dims = ir.ArrayType(I64, ndim)
+    return ir.LiteralStructType([PTR, dims, dims])
+
+
+def _kernel_type(t: str | Array) -> ir.Type:
+    return descriptor_type(t.ndim) if isinstance(t, Array) else _KERNEL_TYPE[t]
+
+
+def add_entry_wrapper(
+    llmod: ir.Module,
+    name: str,
+    kernel_symbol: str,
+    arg_types: Sequence[object],
+    result_type: object,
+) -> ir.Function:
+    """Add the externally visible `int32_t name(args..., outs..., err_info)` of
+    docs/internals.md section 3 around the lowered kernel `kernel_symbol`.
+
+    `result_type` is the function's one return type: a tuple type gives one
+    out slot per (flattened) element, None gives none. Owners of returned
+    arrays may repeat when two results share a block: free each once."""
+    if name == kernel_symbol:
+        raise ValueError(f"the entry wrapper needs a name other than the kernel's ({name})")
+    args = [parse_type(t) for t in arg_types]
+    if not all(isinstance(t, str | Array) for t in args):
+        raise TypeError(f"entry arguments must be scalars or arrays: {list(map(str, arg_types))}")
+    results = flatten(parse_type(result_type))
+    kernel_ret = [_kernel_type(t) for t in results]
+    ret_type = kernel_ret[0] if len(results) == 1 else ir.LiteralStructType(kernel_ret)
+    expected = ir.FunctionType(ret_type if results else VOID, [PTR, *map(_kernel_type, args)])
+    kernel = llmod.globals.get(kernel_symbol)
+    if kernel is None:
+        raise KeyError(f"no kernel @{kernel_symbol} in the module")
+    if kernel.function_type != expected:
+        raise ValueError(f"@{kernel_symbol} has type {kernel.function_type}, expected {expected}")
+
+    c_args: list[ir.Type] = []
+    for t in args:
+        c_args += [PTR, *[I64] * (2 * t.ndim)] if isinstance(t, Array) else [_C_TYPE[t]]
+    fnty = ir.FunctionType(I32, [*c_args, *[PTR] * len(results), PTR])
+    fn = ir.Function(llmod, fnty, name)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    ctx = b.alloca(CTX, name="ctx")
+    b.store(ir.Constant(CTX, None), ctx)
+    kept = b.alloca(PTR, name="kept")
+    b.store(NULL, kept)
+
+    params = iter(fn.args)
+    kernel_args = [ctx]
+    for t in args:
+        if isinstance(t, Array):
+            desc = ir.Constant(descriptor_type(t.ndim), ir.Undefined)
+            desc = b.insert_value(desc, next(params), 0)
+            for field in (1, 2):
+                for k in range(t.ndim):
+                    desc = b.insert_value(desc, next(params), [field, k])
+            kernel_args.append(desc)
+        elif t == "bool":
+            kernel_args.append(b.icmp_unsigned("!=", next(params), ir.Constant(I8, 0)))
+        else:
+            kernel_args.append(next(params))
+    outs = [next(params) for _ in results]
+    err_info = next(params)
+
+    ret = b.call(kernel, kernel_args)
+    err = [b.load(b.gep(ctx, [_i32(0), _i32(k)], source_etype=CTX), typ=I64) for k in range(1, 5)]
+    with b.if_then(b.icmp_unsigned("==", err[0], _i64(0))):
+        detach = llmod.globals["cofactor_arena_detach"]
+        for k, (t, out) in enumerate(zip(results, outs, strict=True)):
+            value = ret if len(results) == 1 else b.extract_value(ret, k)
+            if isinstance(t, Array):
+                data = b.extract_value(value, 0)
+                slots = [data, b.call(detach, [ctx, kept, data])]
+                slots += [b.extract_value(value, [f, i]) for f in (1, 2) for i in range(t.ndim)]
+                for i, slot in enumerate(slots):
+                    b.store(slot, b.gep(out, [_i64(i)], source_etype=I64))
+            else:
+                b.store(b.zext(value, I8) if t == "bool" else value, out)
+    b.call(llmod.globals["cofactor_arena_release"], [ctx])
+    with b.if_then(b.icmp_unsigned("!=", err_info, NULL)):
+        for k, value in enumerate(err):
+            b.store(value, b.gep(err_info, [_i64(k)], source_etype=I64))
+    b.ret(b.trunc(err[0], I32))
+    return fn
+
+
+# --------------------------------------------------------------------------
+# optimization and emission
+
+
+@cache
+def target_machine(
+    cpu: str = "host", triple: str | None = None, reloc: str = "default"
+) -> llvm.TargetMachine:
+    """A cached target machine: cpu "host" (this CPU and its features) or a
+    named CPU ("generic" for portable code). `triple` None is the host; other
+    triples (nvptx64-nvidia-cuda) take the CPU name as is ("sm_90").
+    Never hand one to MCJIT: it takes ownership (see TOOLCHAIN-NOTES)."""
+    if triple is None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        triple = llvm.get_process_triple()
+    else:
+        llvm.initialize_all_targets()
+        llvm.initialize_all_asmprinters()
+    features = ""
+    if cpu == "host":
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+    target = llvm.Target.from_triple(triple)
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc=reloc)
+
+
+_FP_OPS = {"fadd", "fsub", "fmul", "fdiv", "frem", "fneg", "fcmp"}
+
+
+def _set_fastmath(llmod: ir.Module) -> None:
+    """Mark every floating-point operation and call `fast`."""
+    for fn in llmod.functions:
+        for block in fn.blocks:
+            for inst in block.instructions:
+                if isinstance(inst, ir.CallInstr):
+                    if isinstance(inst.type, ir.FloatType | ir.DoubleType):
+                        inst.fastmath = ir.FastMathFlags(["fast"])
+                elif inst.opname in _FP_OPS and "fast" not in inst.flags:
+                    inst.flags.append("fast")
+
+
+def optimize(llmod: ir.Module, fastmath: bool = False, cpu: str = "host") -> llvm.ModuleRef:
+    """Parse, verify and run O3 with loop and SLP vectorization for `cpu`.
+    This sets the triple and data layout of `llmod`, and with `fastmath`
+    first makes every floating-point operation of `llmod` `fast`."""
+    if fastmath:
+        _set_fastmath(llmod)
+    tm = target_machine(cpu)
+    llmod.triple = tm.triple
+    llmod.data_layout = str(tm.target_data)
+    mod = llvm.parse_assembly(str(llmod))
+    mod.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def _module_ref(mod: llvm.ModuleRef | ir.Module) -> llvm.ModuleRef:
+    return mod if isinstance(mod, llvm.ModuleRef) else llvm.parse_assembly(str(mod))
+
+
+def emit_object(mod: llvm.ModuleRef | ir.Module, cpu: str = "host") -> bytes:
+    """Position-independent object code, for the JIT, the disk cache and
+    shared libraries; use the `cpu` that `optimize` used."""
+    return target_machine(cpu, reloc="pic").emit_object(_module_ref(mod))
+
+
+def emit_assembly(mod: llvm.ModuleRef | ir.Module, cpu: str = "host") -> str:
+    return target_machine(cpu, reloc="pic").emit_assembly(_module_ref(mod))
