@@ -1,0 +1,112 @@
+"""The command-line tools: `cofactor ir` at every stage, pass dumps and timing, cofactor-opt."""
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cofactor.compiler.pipeline import STAGES
+
+KERNEL = textwrap.dedent("""
+    import math
+
+    def helper(x):
+        return math.sin(x) * 2.0
+
+    def kernel(x, n, a):
+        s = 0.0
+        for i in range(n):
+            if x[i] > a:
+                s += helper(x[i])
+        return s
+""")
+
+
+def tool(name: str) -> str:
+    return shutil.which(name) or str(Path(sys.executable).parent / name)
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120, check=check)
+
+
+@pytest.fixture(scope="module")
+def kernel_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "kern.py"
+    path.write_text(KERNEL)
+    return path
+
+
+EXPECTED = {
+    "input": ["func.func @kernel(", "scf.for", "scf.if", "memref.load", "func.call @helper"],
+    "opt": ["func.func @kernel(", "scf.for", "math.sin"],
+    "llvm-dialect": ["llvm.func @kernel(%ctx", "!llvm.struct<(!llvm.ptr, !llvm.array<1 x i64>",
+                     "llvm.getelementptr", "llvm.br"],
+    "llvm": ["define internal double @\"kernel\"", "define i32 @\"kernel_entry\""],
+    "llvm-opt": ["define", "@llvm.sin.f64"],
+    "asm": ["kernel_entry", "ret"],
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_ir_every_stage(kernel_file, stage):
+    out = run(tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f64[:], i64, f64",
+              "--stage", stage).stdout
+    for text in EXPECTED[stage]:
+        assert text in out, f"{text!r} missing from stage {stage}:\n{out[:3000]}"
+
+
+def test_print_ir_after_all_and_timing(kernel_file):
+    out = run(tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f64[:], i64, f64",
+              "--print-ir-after-all", "--timing").stdout
+    for name in ("frontend", "canonicalize", "cse", "convert-scf-to-cf", "lower-func-to-llvm"):
+        assert f"IR Dump After {name} " in out
+    assert "cofactor pass timing" in out and "total" in out
+
+
+def test_ir_reports_compile_errors(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text("def f(x):\n    return [x]\n")
+    result = run(tool("cofactor"), "ir", f"{path}:f", "--signature", "f64", check=False)
+    assert result.returncode == 1
+    assert "bad.py:2:12" in result.stderr and "List" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ir_rejects_bad_signature(kernel_file):
+    result = run(tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f16", check=False)
+    assert result.returncode != 0 and "f16" in result.stderr
+
+
+def test_env_var_prints_every_pass(kernel_file):
+    script = (f"import sys; sys.path.insert(0, {str(kernel_file.parent)!r}); import numpy as np; "
+              "import cofactor, kern; print(cofactor.jit(kern.kernel, cache=False)"
+              "(np.ones(3), 3, 0.0))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, env={"COFACTOR_PRINT_IR_AFTER_ALL": "1", "PATH": ""},
+                            check=True)
+    assert "IR Dump After lower-func-to-llvm" in result.stderr
+    assert float(result.stdout) == pytest.approx(3 * 2.0 * 0.8414709848078965)
+
+
+def test_cofactor_opt_round_trips_its_output(kernel_file, tmp_path):
+    mlir = run(tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f64[:], i64, f64",
+               "--stage", "input").stdout
+    first = tmp_path / "a.mlir"
+    first.write_text(mlir)
+    once = run(tool("cofactor-opt"), str(first)).stdout
+    second = tmp_path / "b.mlir"
+    second.write_text(once)
+    assert run(tool("cofactor-opt"), str(second)).stdout == once
+
+
+def test_cofactor_opt_runs_one_pass(kernel_file, tmp_path):
+    mlir = run(tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f64[:], i64, f64",
+               "--stage", "opt").stdout
+    path = tmp_path / "k.mlir"
+    path.write_text(mlir)
+    out = run(tool("cofactor-opt"), str(path), "-p", "convert-scf-to-cf").stdout
+    assert "cf.cond_br" in out and "scf.for" not in out
