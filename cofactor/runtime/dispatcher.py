@@ -28,6 +28,8 @@ _ndarray = np.ndarray
 
 
 def _key(args: tuple) -> tuple:
+    """Arrays are told apart by dtype and rank; scalar-only calls also hit a
+    dict keyed on `type` alone, which is cheaper."""
     return tuple([(a.dtype, a.ndim) if type(a) is _ndarray else type(a) for a in args])
 
 
@@ -66,9 +68,9 @@ class Dispatcher:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self._positional(args, kwargs)
-        fn = self._by_key.get(_key(args))
+        fn = self._by_key.get(tuple(map(type, args)))
         if fn is None:
-            fn = self._specialize(args)
+            fn = self._by_key.get(_key(args)) or self._specialize(args)
         return fn(*args)
 
     def _positional(self, args: tuple, kwargs: dict) -> tuple:
@@ -90,6 +92,8 @@ class Dispatcher:
             def fn(*given: Any) -> Any:
                 return native(*given, *defaults)
         self._by_key[_key(args)] = fn
+        if not any(type(a) is _ndarray for a in args):
+            self._by_key[tuple(map(type, args))] = fn
         return fn
 
     def compile(self, types: tuple[ValueType, ...]) -> Callable:
