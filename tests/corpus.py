@@ -1061,6 +1061,48 @@ def bool_arithmetic_on_elements(x):
     return positives, flips, -x[0], abs(x[-1]) ** 2
 
 
+
+def clip_inplace(x, lo, hi):
+    for i in range(len(x)):
+        x[i] = min(max(x[i], lo), hi)
+    return x
+
+
+def same_array_twice(n):
+    y = np.empty(n)
+    for i in range(n):
+        y[i] = i
+    return y, y
+
+
+def heat_ping_pong(x, steps):
+    n = len(x)
+    current = np.empty(n)
+    following = np.zeros(n)
+    for i in range(n):
+        current[i] = x[i]
+    for _ in range(steps):
+        for i in range(n):
+            following[i] = 0.25 * current[i - 1] + 0.5 * current[i] + 0.25 * current[(i + 1) % n]
+        current, following = following, current
+    return current
+
+
+def allocate_in_loop(n, k):
+    out = np.zeros(n)
+    for step in range(k):
+        out = np.full(n, step * 1.5)
+        out[0] = -step
+    return out
+
+
+def choose_array(x, y, first):
+    chosen = x if first else y
+    total = 0.0
+    for v in chosen:
+        total += v
+    return chosen, total
+
 # ---------------------------------------------------------------------------
 # Two- and three-dimensional arrays
 
@@ -1535,6 +1577,11 @@ CASES: list[Case] = [
     Case(tuple_builtins, lambda r: (_float(r), _float(r), _float(r))),
     Case(dtype_spellings, lambda r: (_int(r, 0, 20),)),
     Case(bool_arithmetic_on_elements, lambda r: (_vec(r),)),
+    Case(clip_inplace, lambda r: (_vec(r, 0, 20), _float(r, -8.0, 0.0), _float(r, 0.0, 8.0))),
+    Case(same_array_twice, lambda r: (_int(r, 0, 20),)),
+    Case(heat_ping_pong, lambda r: (_vec(r, 1, 20), _int(r, 0, 12))),
+    Case(allocate_in_loop, lambda r: (_int(r, 1, 20), _int(r, 0, 6))),
+    Case(choose_array, lambda r: (_vec(r, 3, 3), _vec(r, 3, 3), bool(r.random() < 0.5))),
     # two- and three-dimensional arrays
     Case(matvec, _matvec_args),
     Case(matmul, _matmul_args),

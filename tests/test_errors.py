@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -267,8 +268,9 @@ def add_one(x):
     (np.array(1.5), r"ndim|0-d|dimension"),
     (None, r"None"),
     ({"a": 1.0}, r"\bdict\b"),
+    (np.zeros(3, dtype=">f8"), r">f8|big-endian|byte order"),
 ], ids=["str", "list", "complex", "float16-array", "int32-array", "complex-array",
-        "0d-array", "None", "dict"])
+        "0d-array", "None", "dict", "big-endian-array"])
 def test_unsupported_argument_types(value: object, name: str) -> None:
     f = cofactor.jit(add_one)
     with pytest.raises(TypeError) as info:
@@ -277,6 +279,24 @@ def test_unsupported_argument_types(value: object, name: str) -> None:
     assert re.search(name, message), message
     assert "float64" in message or "supported" in message, message
     assert f(1.5) == 2.5  # the jit object still works afterwards
+
+
+def test_int_argument_beyond_64_bits_is_refused() -> None:
+    f = cofactor.jit(add_one)
+    for value in (2**63, -(2**63) - 1, 2**100):
+        with pytest.raises((OverflowError, TypeError)):
+            f(value)
+    assert f(2**63 - 1 - 1) == 2**63 - 1
+
+
+def test_storing_into_a_read_only_array_is_refused() -> None:
+    # NumPy raises "assignment destination is read-only"; compiled code must not write
+    x = np.arange(4.0)
+    x.flags.writeable = False
+    with pytest.raises((ValueError, TypeError)):
+        cofactor.jit(write_at)(x, 0, 9.0)
+    assert x[0] == 0.0
+    assert cofactor.jit(read_at)(x, 1) == 1.0  # reading a read-only array is fine
 
 
 def test_wrong_number_of_arguments() -> None:
@@ -317,19 +337,31 @@ def test_negative_indices_wrap_without_boundscheck() -> None:
     assert read(x[::-1], -1) == x[0]
 
 
-BOUNDS_SCRIPT = '''
-import json, sys
+# Code that might crash (out-of-bounds accesses) or hang (a runtime error inside a loop
+# whose exit depends on the failing operation) runs in child processes, concurrently.
+# Each child prints one JSON line per scenario, so a crash or a hang loses only the
+# scenarios after it; missing scenarios are reported as "timeout" or "crashed".
+
+CHILD_PRELUDE = '''
+import json
+import sys
+
 import numpy as np
+
 import cofactor
+
 
 def read_at(x, i):
     return x[i]
 
+
 def write_at(x, i, v):
     x[i] = v
 
+
 def read_2d(a, i, j):
     return a[i, j]
+
 
 def sum_first(x, n):
     total = 0.0
@@ -337,56 +369,122 @@ def sum_first(x, n):
         total += x[i]
     return total
 
+
 def _get(x, i):
     return x[i]
+
 
 def via_helper(x, i):
     return _get(x, i) + 1.0
 
-def run(name, f, *args):
+
+def find_sentinel(x, target):
+    i = 0
+    while x[i] != target:
+        i += 1
+    return i
+
+
+def count_divisions(n, d):
+    k = 0
+    while n > 0:
+        n //= d
+        k += 1
+    return k
+
+
+def grow_until_assert(x):
+    steps = 0
+    while True:
+        x = x * 2.0
+        steps += 1
+        assert x < 1e10, "x grew too large"
+
+
+def report(name, f, *args, **extra):
     print("running", name, file=sys.stderr, flush=True)
     try:
-        value = f(*args)
-        results[name] = {"value": repr(value)}
+        result = {"value": repr(f(*args))}
     except Exception as exc:
-        results[name] = {"exc": type(exc).__name__, "msg": str(exc)}
+        result = {"exc": type(exc).__name__, "msg": str(exc)}
+    result.update({k: v() for k, v in extra.items()})
+    print(json.dumps({"name": name, **result}), flush=True)
 
-results = {}
-checked = lambda f: cofactor.jit(f, boundscheck=True)
+
+checked = lambda f: cofactor.jit(f, boundscheck=True)  # noqa: E731
+'''
+
+BOUNDS_CHILD = '''
 x = np.arange(10.0)
 a = np.arange(15.0).reshape(3, 5)
-run("read-past-end", checked(read_at), x, 15)
-run("read-at-size", checked(read_at), x, 10)
-run("read-before-start", checked(read_at), x, -11)
+report("read-past-end", checked(read_at), x, 15)
+report("read-at-size", checked(read_at), x, 10)
+report("read-before-start", checked(read_at), x, -11)
 y = x.copy()
-run("write-past-end", checked(write_at), y, 12, -1.0)
-results["write-past-end"]["unchanged"] = bool((y == x).all())
-run("read-2d-axis-1", checked(read_2d), a, 1, 7)
-run("read-2d-axis-0", checked(read_2d), a, 6, 0)
-run("loop-past-end", checked(sum_first), x, 14)
-run("helper-past-end", checked(via_helper), x, 20)
-run("strided-past-end", checked(read_at), x[::2], 5)
-run("in-range", checked(read_at), x, 3)
-run("negative-in-range", checked(read_at), x, -1)
-run("in-range-2d", checked(read_2d), a, -1, -2)
-print(json.dumps(results))
+report("write-past-end", checked(write_at), y, 12, -1.0,
+       unchanged=lambda: bool((y == x).all()))
+report("read-2d-axis-1", checked(read_2d), a, 1, 7)
+report("read-2d-axis-0", checked(read_2d), a, 6, 0)
+report("loop-past-end", checked(sum_first), x, 14)
+report("helper-past-end", checked(via_helper), x, 20)
+report("strided-past-end", checked(read_at), x[::2], 5)
+report("in-range", checked(read_at), x, 3)
+report("negative-in-range", checked(read_at), x, -1)
+report("in-range-2d", checked(read_2d), a, -1, -2)
 '''
+
+# name -> (child code, the exception CPython raises, a fragment of its message)
+STOPPING_ERRORS = {
+    "index-error-ends-sentinel-search": (
+        'report("index-error-ends-sentinel-search", checked(find_sentinel), '
+        "np.arange(1.0, 5.0), 99.0)", "IndexError", "4"),
+    "zero-division-ends-while-loop": (
+        'report("zero-division-ends-while-loop", cofactor.jit(count_divisions), 10, 0)',
+        "ZeroDivisionError", ""),
+    "assert-ends-endless-loop": (
+        'report("assert-ends-endless-loop", cofactor.jit(grow_until_assert), 1.0)',
+        "AssertionError", "x grew too large"),
+}
+CHILD_TIMEOUT_S = 30
+
+
+def _scenario_names(code: str) -> list[str]:
+    return re.findall(r'report\("([^"]+)"', code)
 
 
 @pytest.fixture(scope="module")
-def bounds_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    script = tmp_path_factory.mktemp("bounds") / "bounds_script.py"
-    script.write_text(textwrap.dedent(BOUNDS_SCRIPT))
+def isolated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Results of the child-process scenarios, by name."""
+    folder = tmp_path_factory.mktemp("isolated")
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=120, cwd=root, env=env)
-    last = proc.stderr.strip().splitlines()[-1:] if proc.stderr else []
-    assert proc.returncode == 0, (
-        f"bounds-check subprocess died with status {proc.returncode} while {last}:\n"
-        f"{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    bodies = {"bounds": BOUNDS_CHILD} | {k: v[0] for k, v in STOPPING_ERRORS.items()}
+    children = {}
+    for label, body in bodies.items():
+        script = folder / f"{label}.py"
+        script.write_text(textwrap.dedent(CHILD_PRELUDE) + textwrap.dedent(body))
+        children[label] = subprocess.Popen(
+            [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=root, env=env)
+    results: dict[str, dict] = {}
+    deadline = time.monotonic() + CHILD_TIMEOUT_S  # one deadline: the children run together
+    for label, proc in children.items():
+        try:
+            out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            failure = f"crashed with status {proc.returncode}" if proc.returncode else ""
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            failure = f"timeout: still running after {CHILD_TIMEOUT_S} s"
+        for line in out.splitlines():
+            if line.startswith("{"):
+                item = json.loads(line)
+                results[item.pop("name")] = item
+        for name in _scenario_names(bodies[label]):
+            results.setdefault(name, {"status": failure or "no result",
+                                      "stderr": err[-2000:]})
+    return results
 
 
 @pytest.mark.parametrize(("name", "index", "size"), [
@@ -400,9 +498,9 @@ def bounds_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ("helper-past-end", 20, 10),
     ("strided-past-end", 5, 5),
 ])
-def test_boundscheck_raises_index_error(bounds_results: dict, name: str, index: int | None,
+def test_boundscheck_raises_index_error(isolated: dict, name: str, index: int | None,
                                         size: int) -> None:
-    result = bounds_results[name]
+    result = isolated[name]
     assert result.get("exc") == "IndexError", result
     numbers = re.findall(r"-?\d+", result["msg"])
     assert str(size) in numbers, f"size {size} not in {result['msg']!r}"
@@ -410,14 +508,24 @@ def test_boundscheck_raises_index_error(bounds_results: dict, name: str, index: 
         assert str(index) in numbers, f"index {index} not in {result['msg']!r}"
 
 
-def test_boundscheck_out_of_range_store_writes_nothing(bounds_results: dict) -> None:
-    assert bounds_results["write-past-end"]["unchanged"] is True
+def test_boundscheck_out_of_range_store_writes_nothing(isolated: dict) -> None:
+    assert isolated["write-past-end"].get("unchanged") is True, isolated["write-past-end"]
 
 
-def test_boundscheck_allows_valid_and_negative_indices(bounds_results: dict) -> None:
-    assert bounds_results["in-range"] == {"value": "3.0"}
-    assert bounds_results["negative-in-range"] == {"value": "9.0"}
-    assert bounds_results["in-range-2d"] == {"value": "13.0"}
+def test_boundscheck_allows_valid_and_negative_indices(isolated: dict) -> None:
+    assert isolated["in-range"] == {"value": "3.0"}
+    assert isolated["negative-in-range"] == {"value": "9.0"}
+    assert isolated["in-range-2d"] == {"value": "13.0"}
+
+
+@pytest.mark.parametrize("name", list(STOPPING_ERRORS))
+def test_runtime_error_stops_the_loop_it_happens_in(isolated: dict, name: str) -> None:
+    # CPython leaves the loop at the failing operation; compiled code must not keep going
+    # (here: forever) with the value substituted for the failed operation
+    _, exc, fragment = STOPPING_ERRORS[name]
+    result = isolated[name]
+    assert result.get("exc") == exc, result
+    assert fragment in result["msg"], result
 
 
 # ---------------------------------------------------------------------------

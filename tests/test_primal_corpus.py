@@ -11,6 +11,7 @@ non-contiguous views, other dtypes, and mixed int/float specializations.
 from __future__ import annotations
 
 import functools
+import gc
 import math
 from collections.abc import Callable
 
@@ -323,6 +324,53 @@ def test_returned_arrays_are_fresh_writable_ndarrays(func: Callable, args: tuple
     assert_same(expected, first, 1e-12, 0.0, f"{func.__name__} (first result, later)")
 
 
+def test_returning_an_argument_returns_a_view_of_it() -> None:
+    x = np.arange(5.0)
+    out = compiled(corpus.clip_inplace)(x, 1.0, 3.0)
+    assert np.shares_memory(out, x)
+    np.testing.assert_array_equal(out, [1.0, 1.0, 2.0, 3.0, 3.0])
+    np.testing.assert_array_equal(x, [1.0, 1.0, 2.0, 3.0, 3.0])
+    del x
+    np.testing.assert_array_equal(out, [1.0, 1.0, 2.0, 3.0, 3.0])  # `out` keeps x alive
+
+
+def test_one_array_returned_twice() -> None:
+    first, second = compiled(corpus.same_array_twice)(4)
+    assert np.shares_memory(first, second)
+    np.testing.assert_array_equal(first, [0.0, 1.0, 2.0, 3.0])
+    first[0] = 7.0
+    assert second[0] == 7.0
+    del first
+    gc.collect()
+    np.testing.assert_array_equal(second, [7.0, 1.0, 2.0, 3.0])
+    del second
+    gc.collect()
+
+
+def test_zero_stride_and_read_only_inputs() -> None:
+    ones = np.broadcast_to(2.0, (5,))
+    assert compiled(corpus.array_sum)(ones) == 10.0
+    grid = np.broadcast_to(np.arange(3.0), (4, 3))
+    np.testing.assert_array_equal(compiled(corpus.row_sums)(grid), corpus.row_sums(grid))
+    x = np.arange(6.0)
+    x.flags.writeable = False
+    assert compiled(corpus.dot)(x, x) == corpus.dot(x, x)
+
+
+@pytest.mark.parametrize(("func", "args"), [
+    pytest.param(corpus.row_sums, (np.zeros((0, 3)),), id="row_sums-0x3"),
+    pytest.param(corpus.row_sums, (np.zeros((3, 0)),), id="row_sums-3x0"),
+    pytest.param(corpus.matmul, (np.ones((2, 0)), np.ones((0, 3))), id="matmul-inner-0"),
+    pytest.param(corpus.matmul, (np.ones((0, 2)), np.ones((2, 3))), id="matmul-0-rows"),
+    pytest.param(corpus.transpose_copy, (np.zeros((0, 4)),), id="transpose_copy-0x4"),
+    pytest.param(corpus.frobenius, (np.zeros((0, 0)),), id="frobenius-0x0"),
+    pytest.param(corpus.sum_3d, (np.zeros((2, 0, 3)),), id="sum_3d-2x0x3"),
+    pytest.param(corpus.outer, (np.zeros(0), np.ones(3)), id="outer-0x3"),
+])
+def test_empty_arrays(func: Callable, args: tuple) -> None:
+    assert_same(func(*args), compiled(func)(*args), 0.0, 0.0, func.__name__)
+
+
 # ---------------------------------------------------------------------------
 # One function, several scalar specializations
 
@@ -348,6 +396,18 @@ def test_int_and_float_specializations(func: Callable, calls: list[tuple]) -> No
     for args in calls + calls[::-1]:
         assert_same(func(*args), compiled(func)(*args), 1e-12, 0.0,
                     f"{func.__name__}{describe(args)}")
+
+
+_JITTED_HELPER = cofactor.jit(corpus._middle)
+
+
+def calls_a_jitted_function(x):
+    return _JITTED_HELPER(x) + _JITTED_HELPER(x, 0.5)
+
+
+def test_compiled_code_calls_a_jitted_function() -> None:
+    for x in (-1.5, 0.0, 2.25):
+        assert compiled(calls_a_jitted_function)(x) == calls_a_jitted_function(x)
 
 
 def test_keyword_and_default_arguments_at_the_entry() -> None:

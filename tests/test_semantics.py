@@ -264,6 +264,10 @@ def m_isfinite(x):
     return math.isfinite(x)
 
 
+def np_sqrt(x):
+    return np.sqrt(x)
+
+
 def m_pow(x, y):
     return math.pow(x, y)
 
@@ -773,6 +777,33 @@ def test_math_functions_accept_ints(x: int, y: int) -> None:
     if x > 0:
         check_close(m_log, x)
         check_close(m_sqrt, x)
+
+
+@pytest.mark.parametrize("func", [m_sqrt, m_exp, m_sin, m_log, m_atan, m_tanh],
+                         ids=lambda f: f.__name__[2:])
+def test_math_functions_of_float32_compute_in_double(func: Callable) -> None:
+    # math.* convert their argument to a Python float: the result has double precision
+    for v in (0.1, 2.0, 3.7, 10.5, 1e-3):
+        x = np.float32(v)
+        expected, got = func(x), compiled(func)(x)
+        assert close_float(expected, got), f"{func.__name__}({x!r}): {expected!r} != {got!r}"
+
+
+def test_numpy_functions_of_float32_stay_single_precision() -> None:
+    for v in (0.1, 2.0, 3.7, 10.5, 1e-3):
+        x = np.float32(v)
+        assert float(compiled(np_sqrt)(x)) == float(np.sqrt(x))
+
+
+def test_int_pow_with_a_runtime_negative_exponent_is_not_silently_wrong() -> None:
+    # CPython gives a float (2 ** -1 == 0.5); a compiled int ** int cannot, so refusing
+    # is acceptable, but an int like 0 is not
+    for base, exponent in [(2, -1), (3, -2), (-2, -3)]:
+        try:
+            got = compiled(op_pow)(base, exponent)
+        except (ValueError, ArithmeticError, TypeError):
+            continue
+        assert got == base ** exponent, f"{base} ** {exponent}: got {got!r}"
 
 
 # ---------------------------------------------------------------------------

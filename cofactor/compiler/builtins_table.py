@@ -46,17 +46,20 @@ def _args(fc: FunctionCompiler, node: ast.Call, n: int | tuple[int, int], name: 
     return vals
 
 
-def _unary_math(name: str, result: str = "float") -> Handler:
+def _unary_math(name: str, result: str = "float", double: bool = True) -> Handler:
+    """`math.*` computes in double, as CPython does; NumPy keeps float32."""
     def handler(fc: FunctionCompiler, node: ast.Call) -> Val:
         (x,) = _args(fc, node, 1, name)
-        v = fc.em.math_unary(name, x)
+        v = fc.em.math_unary(name, fc.em.cast(x, F64) if double and x.type is F32 else x)
         return fc.em.cast(v, I64) if result == "int" else v
     return handler
 
 
-def _binary_math(name: str) -> Handler:
+def _binary_math(name: str, double: bool = True) -> Handler:
     def handler(fc: FunctionCompiler, node: ast.Call) -> Val:
         a, b = _args(fc, node, 2, name)
+        if double:
+            a, b = fc.em.cast(a, F64), fc.em.cast(b, F64)
         return fc.em.math_binary(name, a, b)
     return handler
 
@@ -227,12 +230,10 @@ _NP_NAMES = {"sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin":
 
 
 def _math_log(fc: FunctionCompiler, node: ast.Call) -> Val:
-    if len(node.args) == 2:
-        x, base = _args(fc, node, 2, "log")
-        num, den = fc.em.math_unary("log", x), fc.em.math_unary("log", base)
-        return fc.em.binary("div", num, den)
-    (x,) = _args(fc, node, 1, "log")
-    return fc.em.math_unary("log", x)
+    """math.log(x[, base]), in double precision."""
+    args = [fc.em.cast(v, F64) for v in _args(fc, node, (1, 2), "log")]
+    logs = [fc.em.math_unary("log", v) for v in args]
+    return logs[0] if len(logs) == 1 else fc.em.binary("div", logs[0], logs[1])
 
 
 def _build() -> dict[int, Handler]:
@@ -252,10 +253,12 @@ def _build() -> dict[int, Handler]:
         (np.floor, _np_rounding("floor")), (np.ceil, _np_rounding("ceil")),
         (np.trunc, _np_rounding("trunc")),
         (np.maximum, _np_extremum("maximum")), (np.minimum, _np_extremum("minimum")),
-        (np.power, _np_power), (np.arctan2, _binary_math("atan2")),
-        (np.hypot, _binary_math("hypot")), (np.copysign, _binary_math("copysign")),
-        (np.isnan, _unary_math("isnan")), (np.isinf, _unary_math("isinf")),
-        (np.isfinite, _unary_math("isfinite")),
+        (np.power, _np_power), (np.arctan2, _binary_math("atan2", double=False)),
+        (np.hypot, _binary_math("hypot", double=False)),
+        (np.copysign, _binary_math("copysign", double=False)),
+        (np.isnan, _unary_math("isnan", double=False)),
+        (np.isinf, _unary_math("isinf", double=False)),
+        (np.isfinite, _unary_math("isfinite", double=False)),
         (np.float64, _convert(F64)), (np.float32, _convert(F32)), (np.int64, _convert(I64)),
         (np.bool_, _convert(BOOL)),
         (np.zeros, _creation(0.0)), (np.ones, _creation(1.0)), (np.empty, _creation(None)),
@@ -264,7 +267,7 @@ def _build() -> dict[int, Handler]:
         (np.full_like, _like(None, with_value=True)),
     ]
     entries += [(getattr(math, n), _unary_math(n)) for n in _MATH_UNARY]
-    entries += [(getattr(np, n), _unary_math(m)) for n, m in _NP_NAMES.items()]
+    entries += [(getattr(np, n), _unary_math(m, double=False)) for n, m in _NP_NAMES.items()]
     return {id(obj): h for obj, h in entries}
 
 

@@ -9,7 +9,7 @@ current block, which the frontend switches with `at(block)`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -39,6 +39,9 @@ class Val:
     ssa: SSAValue | None
     type: ValueType
     items: tuple[Val, ...] = ()
+    # A known lower bound of an integer, so that indexing can skip the
+    # negative-index wrap where it cannot apply (a range loop index plus 1).
+    lower: int | None = None
 
     @staticmethod
     def tuple(items: tuple[Val, ...]) -> Val:
@@ -61,12 +64,15 @@ UNARY_MATH = {
 }
 BINARY_MATH = {"atan2": mathd.Atan2Op, "pow": mathd.PowFOp, "copysign": mathd.CopySignOp}
 LIBM_BINARY = ("hypot", "fmod")
+NEGATIVE_POWER = ("integers to negative integer powers are not supported in compiled code; "
+                  "make the base or the exponent a float")
 LIBM_UNARY = {"lgamma": "lgamma", "gamma": "tgamma", "erfc": "erfc"}
 
 
 class Emitter:
-    def __init__(self, module: ModuleOp):
+    def __init__(self, module: ModuleOp, message_index: Callable[[str], int]):
         self.module = module
+        self.message_index = message_index
         self.block: Block | None = None
 
     # -- insertion -------------------------------------------------------
@@ -94,6 +100,7 @@ class Emitter:
             attr = FloatAttr(float(value), t.ir)
         else:
             attr = IntegerAttr(int(value), I64.ir, truncate_bits=True)
+            return Val(self.res(arith.ConstantOp(attr)), t, lower=int(value))
         return Val(self.res(arith.ConstantOp(attr)), t)
 
     def poison(self, t: ValueType) -> Val:
@@ -134,8 +141,8 @@ class Emitter:
     def to_index(self, v: Val) -> SSAValue:
         return self.res(arith.IndexCastOp(self.cast(v, I64).ssa, IndexType()))
 
-    def from_index(self, s: SSAValue) -> Val:
-        return Val(self.res(arith.IndexCastOp(s, I64.ir)), I64)
+    def from_index(self, s: SSAValue, lower: int | None = None) -> Val:
+        return Val(self.res(arith.IndexCastOp(s, I64.ir)), I64, lower=lower)
 
     # -- arithmetic ------------------------------------------------------
     def binary(self, opname: str, a: Val, b: Val) -> Val:
@@ -164,7 +171,7 @@ class Emitter:
                 "add": (arith.AddfOp, arith.AddiOp), "sub": (arith.SubfOp, arith.SubiOp),
                 "mul": (arith.MulfOp, arith.MuliOp),
             }[opname][0 if t.is_float else 1]
-            return Val(self.res(cls(a.ssa, b.ssa)), t)
+            return Val(self.res(cls(a.ssa, b.ssa)), t, lower=_lower_bound(opname, a, b))
         if opname == "floordiv":
             return self.float_floordiv(a, b) if t.is_float else self.int_floordiv(a, b)
         if opname == "mod":
@@ -187,7 +194,10 @@ class Emitter:
         safe, _, is_minus_one = self._safe_divisor(b)
         q = Val(self.res(arith.FloorDivSIOp(a.ssa, safe.ssa)), I64)
         neg = Val(self.res(arith.SubiOp(self.const(0, I64).ssa, a.ssa)), I64)
-        return self.select(is_minus_one, neg, q)
+        result = self.select(is_minus_one, neg, q)
+        if a.lower is not None and a.lower >= 0 and b.lower is not None and b.lower > 0:
+            return Val(result.ssa, I64, lower=0)
+        return result
 
     def int_mod(self, a: Val, b: Val) -> Val:
         self.raise_on_zero(b)
@@ -198,7 +208,16 @@ class Emitter:
         nonzero = self.compare("ne", r, zero)
         adjust = Val(self.res(arith.AndIOp(sign_differs.ssa, nonzero.ssa)), BOOL)
         r = self.select(adjust, Val(self.res(arith.AddiOp(r.ssa, b.ssa)), I64), r)
-        return self.select(is_minus_one, zero, r)
+        result = self.select(is_minus_one, zero, r)
+        return Val(result.ssa, I64, lower=0) if b.lower is not None and b.lower > 0 else result
+
+    def raise_negative_power(self, b: Val) -> None:
+        """int ** int is an int here; Python would give a float for a negative
+        exponent, so that case is an error rather than a wrong answer."""
+        from cofactor.dialects.rt import RaiseIfOp
+
+        cond = self.compare("lt", b, self.const(0, I64))
+        self.op(RaiseIfOp(cond.ssa, code=4, info=self.message_index(NEGATIVE_POWER)))
 
     def raise_on_zero(self, b: Val) -> None:
         from cofactor.dialects.rt import RaiseIfOp
@@ -255,6 +274,8 @@ class Emitter:
                 if isinstance(exponent_const, int) and exponent_const < 0:
                     return self.power(self.cast(a, F64), b)
                 a, b = self.cast(a, I64), self.cast(b, I64)
+                if b.lower is None or b.lower < 0:
+                    self.raise_negative_power(b)
                 return Val(self.res(mathd.IPowIOp(a.ssa, b.ssa)), I64)
             if not b.type.is_float:
                 exponent = self.cast(b, I64)
@@ -346,6 +367,23 @@ class Emitter:
         if name in LIBM_BINARY:
             return self.libm(name, [a, b], t)
         return Val(self.res(BINARY_MATH[name](a.ssa, b.ssa)), t)
+
+
+def _lower_bound(opname: str, a: Val, b: Val) -> int | None:
+    """A lower bound of an integer sum, difference or product, when one follows.
+
+    Wrap-around is ignored: a bound only decides whether an array index can
+    be negative, and an index near 2**63 is out of bounds either way."""
+    la, lb = a.lower, b.lower
+    if la is None or lb is None:
+        return None
+    if opname == "add":
+        return la + lb
+    if opname == "sub" and isinstance(b.ssa.owner, arith.ConstantOp):
+        return la - lb
+    if opname == "mul" and la >= 0 and lb >= 0:
+        return la * lb
+    return None
 
 
 def _promote(a: ValueType, b: ValueType) -> ScalarType:

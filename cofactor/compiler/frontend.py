@@ -40,7 +40,7 @@ from cofactor.compiler.types import (
     TupleType,
     ValueType,
 )
-from cofactor.dialects.rt import CheckIndexOp, RaiseIfOp
+from cofactor.dialects.rt import CheckIndexOp, NoErrorOp, RaiseIfOp
 from cofactor.runtime.cache import fingerprint
 
 RET, RETURNED = "$ret", "$returned"
@@ -95,6 +95,8 @@ class Program:
     sources: list[str] = field(default_factory=list)
     # (module, qualified name) -> source fingerprint of a function, repr of a constant
     dependencies: dict[tuple[str, str], str] = field(default_factory=dict)
+    # further symbols to avoid: the C entry points of a shared library
+    reserved: set[str] = field(default_factory=set)
     _names: set[str] = field(default_factory=set)
 
     def symbol_for(self, pyfunc: Callable) -> str:
@@ -102,7 +104,8 @@ class Program:
         base = "".join(c if c.isalnum() else "_" for c in pyfunc.__qualname__)
         for n in itertools.count():
             name = base if n == 0 else f"{base}__{n}"
-            if name not in self._names and name not in RESERVED_SYMBOLS:
+            taken = name in self._names or name in self.reserved or name in RESERVED_SYMBOLS
+            if not taken:
                 self._names.add(name)
                 return name
         raise AssertionError
@@ -235,7 +238,7 @@ class FunctionCompiler:
         self.fdef, self.info, source = parse_function(pyfunc)
         program.sources.append(source)
         program.dependencies[(pyfunc.__module__, pyfunc.__qualname__)] = fingerprint(source)
-        self.em = Emitter(program.module)
+        self.em = Emitter(program.module, program.message_index)
         self.env: dict[str, Val] = {}
         self.loop_depth = 0
         self.scratch_depth = 0
@@ -588,10 +591,15 @@ class FunctionCompiler:
             step = vals[2] if len(vals) > 2 else self.em.const(1, I64)
             trip = self.trip_count(start, stop, step, it.args[2] if len(it.args) > 2 else None)
 
+            step_value = _constant_int(it.args[2]) if len(it.args) > 2 else 1
+
             def element(k: Val) -> Val:
+                k = Val(k.ssa, I64, lower=0)
                 if len(vals) <= 2:
                     return self.em.binary("add", start, k)
-                return self.em.binary("add", start, self.em.binary("mul", k, step))
+                i = self.em.binary("add", start, self.em.binary("mul", k, step))
+                positive = step_value is not None and step_value > 0
+                return Val(i.ssa, I64, lower=start.lower if positive else None)
 
             return trip, element
         seq = self.expr(it)
@@ -606,10 +614,7 @@ class FunctionCompiler:
     def trip_count(self, start: Val, stop: Val, step: Val, step_node: ast.expr | None) -> Val:
         em = self.em
         zero, one = em.const(0, I64), em.const(1, I64)
-        const_step = step_node.value if isinstance(step_node, ast.Constant) else (
-            -step_node.operand.value if isinstance(step_node, ast.UnaryOp) and isinstance(
-                step_node.op, ast.USub) and isinstance(step_node.operand, ast.Constant)
-            else None) if step_node is not None else 1
+        const_step = 1 if step_node is None else _constant_int(step_node)
         if const_step == 0:
             raise self.error("range() arg 3 must not be zero", step_node)
         if isinstance(const_step, int) and const_step > 0:
@@ -639,20 +644,32 @@ class FunctionCompiler:
         flat = [t for n in carried for t in flat_ir_types(types[n])]
         inits = self.loop_inits(carried, types)
         saved = dict(self.env)
-        before = Block(arg_types=flat)
-        self.bind_carried(carried, types, iter(before.args))
-        with self.em.at(before):
-            cond = condition()
-            self.em.op(scf.ConditionOp(cond.ssa, *before.args))
-        self.env = dict(saved)
         after = Block(arg_types=flat)
         self.bind_carried(carried, types, iter(after.args))
         with self.em.at(after):
             body()
             self.em.op(scf.YieldOp(*self.yield_carried(carried, types)))
+        self.env = dict(saved)
+        before = Block(arg_types=flat)
+        self.bind_carried(carried, types, iter(before.args))
+        with self.em.at(before):
+            cond = condition()
+            if self.may_record_error(after) or self.may_record_error(before):
+                no_error = Val(self.em.res(NoErrorOp()), BOOL)
+                cond = self.em.binary("and", cond, no_error)
+            self.em.op(scf.ConditionOp(cond.ssa, *before.args))
         self.env = saved
         loop = self.em.op(scf.WhileOp(inits, flat, Region(before), Region(after)))
         self.bind_carried(carried, types, iter(loop.results))
+
+    def may_record_error(self, block: Block) -> bool:
+        """Whether running `block` may record a runtime error (then a while loop
+        around it also tests that none was recorded, so it cannot spin forever)."""
+        bodies = {o.sym_name.data for o in self.program.module.ops
+                  if isinstance(o, func.FuncOp) and o.body.blocks}
+        return any(isinstance(op, RaiseIfOp | CheckIndexOp)
+                   or isinstance(op, func.CallOp) and op.callee.string_value() in bodies
+                   for op in block.walk())
 
     def stmt_While(self, stmt: ast.While) -> None:
         if stmt.orelse:
@@ -917,7 +934,7 @@ class FunctionCompiler:
     # -- arrays ------------------------------------------------------------
     def dim(self, array: Val, d: int) -> Val:
         index = self.em.res(arith.ConstantOp.from_int_and_width(d, IndexType()))
-        return self.em.from_index(self.em.res(memref.DimOp(array.ssa, index)))
+        return self.em.from_index(self.em.res(memref.DimOp(array.ssa, index)), lower=0)
 
     def indices(self, array: Val, node: ast.Subscript) -> list[Val]:
         if not isinstance(array.type, ArrayType):
@@ -938,8 +955,9 @@ class FunctionCompiler:
         for axis, i in enumerate(indices):
             i = self.em.cast(i, I64)
             n = self.dim(array, axis)
-            negative = self.em.compare("lt", i, self.em.const(0, I64))
-            i = self.em.select(negative, self.em.binary("add", i, n), i)
+            if i.lower is None or i.lower < 0:
+                negative = self.em.compare("lt", i, self.em.const(0, I64))
+                i = self.em.select(negative, self.em.binary("add", i, n), i)
             if self.program.options.boundscheck:
                 check = Val(self.em.res(CheckIndexOp(i.ssa, n.ssa, axis)), BOOL)
                 ok = check if ok is None else self.em.binary("and", ok, check)
@@ -1005,6 +1023,16 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+def _constant_int(node: ast.expr) -> int | None:
+    """The value of an integer literal, possibly negated."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _constant_int(node.operand)
+        return None if inner is None else -inner
+    return None
 
 
 def _target_names(target: ast.expr) -> set[str]:

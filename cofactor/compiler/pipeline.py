@@ -100,10 +100,12 @@ class Lowered:
 
 
 def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
-          keep: tuple[str, ...] = (), instrument: Instrumentation | None = None) -> Lowered:
-    """Run the frontend and the IR passes; `keep` names the stages to return as text."""
+          keep: tuple[str, ...] = (), instrument: Instrumentation | None = None,
+          reserved: frozenset[str] = frozenset()) -> Lowered:
+    """Run the frontend and the IR passes; `keep` names the stages to return as
+    text; no function symbol is in `reserved`."""
     instrument = instrument or Instrumentation.from_env()
-    program = Program(options)
+    program = Program(options, reserved=set(reserved))
     start = time.perf_counter()
     spec = program.specialize(pyfunc, arg_types)
     instrument.times.append(("frontend", time.perf_counter() - start))

@@ -62,6 +62,21 @@ class RaiseIfOp(IRDLOperation):
 
 
 @irdl_op_definition
+class NoErrorOp(IRDLOperation):
+    """True while no error has been recorded in this call: a loop whose body can
+    record one tests it, so that an error ends the loop as an exception would."""
+
+    name = "rt.no_error"
+
+    ok = result_def(i1)
+
+    assembly_format = "attr-dict"
+
+    def __init__(self):
+        super().__init__(result_types=[i1])
+
+
+@irdl_op_definition
 class CtxOp(IRDLOperation):
     """The enclosing function's call context, before lower-func-to-llvm adds the
     `ctx` argument that replaces it."""
@@ -77,4 +92,4 @@ class CtxOp(IRDLOperation):
         super().__init__(result_types=[LLVMPointerType()])
 
 
-RT = Dialect("rt", [CheckIndexOp, RaiseIfOp, CtxOp])
+RT = Dialect("rt", [CheckIndexOp, RaiseIfOp, NoErrorOp, CtxOp])

@@ -19,7 +19,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
-from cofactor.dialects.rt import CheckIndexOp, RaiseIfOp
+from cofactor.dialects.rt import CheckIndexOp, NoErrorOp, RaiseIfOp
 from cofactor.passes._llvm_types import (
     CTX_ERR_A,
     CTX_ERR_B,
@@ -87,6 +87,15 @@ def _raise_if(op: RaiseIfOp) -> None:
     _record_error(op, op.cond, True, op.code.value.data, [(CTX_ERR_A, op.info.value.data)])
 
 
+def _no_error(op: NoErrorOp) -> None:
+    b = Builder(InsertPoint.before(op))
+    recorded = b.insert(llvm.LoadOp(_field(b, function_ctx(op), CTX_ERR_CODE), i64))
+    eq = IntegerAttr(llvm.ICmpPredicateFlag.EQ.to_int(), i64)
+    ok = b.insert(llvm.ICmpOp(recorded.dereferenced_value, i64_constant(b, 0), eq)).res
+    op.ok.replace_all_uses_with(ok)
+    Rewriter.erase_op(op)
+
+
 class LowerRtToLLVM(ModulePass):
     name = "lower-rt-to-llvm"
 
@@ -96,3 +105,5 @@ class LowerRtToLLVM(ModulePass):
                 _check_index(o)
             elif isinstance(o, RaiseIfOp):
                 _raise_if(o)
+            elif isinstance(o, NoErrorOp):
+                _no_error(o)

@@ -59,3 +59,18 @@ func.func @raise(%c: i1, %d: i1) {
 // CHECK:         llvm.getelementptr %[[CTX]][0, 1]
 // CHECK:         llvm.mlir.constant(2) : i64
 // CHECK:         func.return
+
+// rt.no_error reads the recorded error code.
+
+func.func @no_error() -> i1 {
+  %ok = rt.no_error
+  func.return %ok : i1
+}
+
+// CHECK-LABEL: func.func @no_error() -> i1 {
+// CHECK-NEXT:    %{{.*}} = rt.ctx : !llvm.ptr
+// CHECK-NEXT:    %[[P:.*]] = llvm.getelementptr %{{.*}}[0, 1] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(!llvm.ptr, i64, i64, i64, i64)>
+// CHECK-NEXT:    %[[C:.*]] = llvm.load %[[P]] : !llvm.ptr -> i64
+// CHECK-NEXT:    %[[Z:.*]] = llvm.mlir.constant(0) : i64
+// CHECK-NEXT:    %[[OK:.*]] = llvm.icmp "eq" %[[C]], %[[Z]] : i64
+// CHECK-NEXT:    func.return %[[OK]] : i1
