@@ -76,6 +76,28 @@ def _ir_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compile_command(args: argparse.Namespace) -> int:
+    from cofactor import aot
+    from cofactor.compiler.diagnostics import CompileError
+
+    for option in ("grad", "jvp"):
+        if getattr(args, option) is not None:
+            print(f"cofactor: error: --{option} is not available yet: cofactor does not "
+                  "compile derivatives so far; compile without it", file=sys.stderr)
+            return 1
+    fn = load_function(args.function)
+    try:
+        library = aot.compile(fn, args.signature, args.output, cpu=args.cpu,
+                              object_file=args.object, name=args.name,
+                              boundscheck=args.boundscheck, fastmath=args.fastmath)
+    except (CompileError, TypeError, ValueError, aot.BuildError) as exc:
+        print(f"cofactor: error: {exc}", file=sys.stderr)
+        return 1
+    made = [library, library.with_suffix(".h")] + [library.with_suffix(".o")] * args.object
+    print("wrote " + ", ".join(map(str, made)))
+    return 0
+
+
 def main(args: Sequence[str] | None = None) -> int:
     from cofactor.compiler.pipeline import STAGES
 
@@ -90,6 +112,22 @@ def main(args: Sequence[str] | None = None) -> int:
     ir.add_argument("--boundscheck", action="store_true")
     ir.add_argument("--fastmath", action="store_true")
     ir.set_defaults(run=_ir_command)
+    aot = sub.add_parser("compile", help="compile a function to a shared library and C header")
+    aot.add_argument("function", help="path/file.py:function")
+    aot.add_argument("--signature", required=True, help='argument types, e.g. "f64, f64[:,:], i64"')
+    aot.add_argument("-o", "--output", help="the library to write (default lib<function>.so); "
+                     "the header goes next to it (.h)")
+    aot.add_argument("--name", help="the C name of the function (default: its Python name)")
+    aot.add_argument("--cpu", default="generic",
+                     help="generic (portable, default), host (this CPU), or an LLVM CPU name")
+    aot.add_argument("--object", action="store_true", help="also write the object file (.o)")
+    aot.add_argument("--grad", metavar="ARGS", help="also export the gradient with respect to "
+                     "these arguments, e.g. 0,1 (not available yet)")
+    aot.add_argument("--jvp", metavar="ARGS", help="also export the Jacobian-vector product "
+                     "for these arguments (not available yet)")
+    aot.add_argument("--boundscheck", action="store_true")
+    aot.add_argument("--fastmath", action="store_true")
+    aot.set_defaults(run=_compile_command)
     parsed = parser.parse_args(args)
     return parsed.run(parsed)
 

@@ -82,6 +82,7 @@ def unflatten(t: ValueType, values: Iterator[SSAValue]) -> Val:
 class Specialization:
     symbol: str
     result: ValueType | None  # None while being compiled (recursion)
+    written: frozenset[int] = frozenset()  # array parameters the function may store into
 
 
 @dataclass
@@ -123,7 +124,9 @@ class Program:
         spec = Specialization(self.symbol_for(pyfunc), None)
         self.specs[key] = spec
         try:
-            spec.result = FunctionCompiler(self, pyfunc, arg_types, spec.symbol).compile()
+            compiler = FunctionCompiler(self, pyfunc, arg_types, spec.symbol)
+            spec.result = compiler.compile()
+            spec.written = frozenset(compiler.written)
         except BaseException:
             del self.specs[key]
             raise
@@ -242,6 +245,8 @@ class FunctionCompiler:
         self.env: dict[str, Val] = {}
         self.loop_depth = 0
         self.scratch_depth = 0
+        self.params: dict[SSAValue, int] = {}
+        self.written: set[int] = set()
         self.globals = pyfunc.__globals__
         self.closure = {}
         if pyfunc.__closure__:
@@ -265,8 +270,10 @@ class FunctionCompiler:
                              f"got {len(self.arg_types)}", self.fdef)
         entry = Block(arg_types=[t for at in self.arg_types for t in flat_ir_types(at)])
         values = iter(entry.args)
-        for a, t in zip(args.args, self.arg_types, strict=True):
+        for k, (a, t) in enumerate(zip(args.args, self.arg_types, strict=True)):
             self.env[a.arg] = unflatten(t, values)
+            if isinstance(t, ArrayType):
+                self.params[self.env[a.arg].ssa] = k
             a_ssa = self.env[a.arg].ssa
             if a_ssa is not None:
                 a_ssa.name_hint = _hint(a.arg)
@@ -921,6 +928,8 @@ class FunctionCompiler:
                 args.append(self.constant_value(param.default, node))
         spec = self.program.specialize(target, tuple(a.type for a in args), node, self)
         assert spec.result is not None
+        for k in spec.written:
+            self.mark_written(args[k])
         call = self.em.op(func.CallOp(spec.symbol, [s for a in args for s in flatten(a)],
                                       flat_ir_types(spec.result)))
         return unflatten(spec.result, iter(call.results))
@@ -985,6 +994,7 @@ class FunctionCompiler:
             raise self.error(f"{array.type} does not support item assignment", node)
         if not isinstance(value.type, ScalarType):
             raise self.error(f"cannot store {value.type} into an array element", node)
+        self.mark_written(array)
         idx, ok = self.element_address(array, indices)
         value = self.em.cast(value, array.type.dtype)
         if ok is None:
@@ -992,6 +1002,17 @@ class FunctionCompiler:
             return
         self.emit_if(ok, lambda: self.em.op(memref.StoreOp.get(value.ssa, array.ssa, idx)),
                      None, node)
+
+    def mark_written(self, array: Val) -> None:
+        """Note which array parameters a store may reach, so that the runtime
+        refuses read-only arrays there. An array of unknown origin (carried
+        through a loop, returned by a call) may be any parameter of its type."""
+        owner = array.ssa.owner
+        if array.ssa in self.params:
+            self.written.add(self.params[array.ssa])
+        elif not (isinstance(owner, memref.CastOp)
+                  and isinstance(owner.source.owner, memref.AllocOp)):
+            self.written.update(k for v, k in self.params.items() if v.type == array.ssa.type)
 
     def allocate(self, dtype: ScalarType, shape: list[Val], fill: Val | None) -> Val:
         """A new array (row-major) of the given shape, optionally filled."""

@@ -97,6 +97,7 @@ class Lowered:
     source: str
     stages: dict[str, str]
     dependencies: dict[tuple[str, str], str]
+    written: frozenset[int]
 
 
 def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
@@ -125,7 +126,7 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
         stages["llvm-dialect"] = str(module)
     assert spec.result is not None
     return Lowered(module, spec.symbol, arg_types, spec.result, program.assert_messages,
-                   "\n".join(program.sources), stages, program.dependencies)
+                   "\n".join(program.sources), stages, program.dependencies, spec.written)
 
 
 def to_llvm(lowered: Lowered, entry_name: str):

@@ -133,7 +133,8 @@ class Dispatcher:
                 return marshal.python_callable(engine.add_object(obj), info)
         lowered = lower(self.py_func, types, self.options)
         info = marshal.EntryInfo(lowered.symbol + "_entry", lowered.arg_types,
-                                 lowered.result_type, tuple(lowered.assert_messages))
+                                 lowered.result_type, tuple(lowered.assert_messages),
+                                 lowered.written)
         llmod = codegen.to_llvmlite(lowered.module)
         codegen.add_entry_wrapper(llmod, info.name, lowered.symbol, lowered.arg_types,
                                   lowered.result_type)

@@ -19,7 +19,13 @@ Returned arrays own their memory through their NumPy base: a capsule (fast
 path) or an `_Owner` (ctypes) frees the malloc block when the last array
 using it is collected. A returned array that is a view of an argument (owner
 0) keeps that argument alive as its base.
+
+Only the fast path needs llvmlite, and imports it when it first builds an
+entry point (`_import_ir`): the rest runs where only NumPy is installed
+(`cofactor.load`).
 """
+
+from __future__ import annotations
 
 import ctypes
 import operator
@@ -28,10 +34,12 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from llvmlite import ir
+
+if TYPE_CHECKING:
+    from llvmlite import ir
 
 # --------------------------------------------------------------------------
 # types
@@ -117,17 +125,19 @@ class EntryInfo:
     arg_types: Sequence[object]
     result_type: object
     messages: Sequence[str] = field(default_factory=tuple)
+    written: Sequence[int] = field(default_factory=tuple)  # array arguments it may store into
 
     def __post_init__(self):
         self.arg_types = tuple(format_type(parse_type(t)) for t in self.arg_types)
         self.result_type = format_type(parse_type(self.result_type))
         self.messages = tuple(self.messages)
+        self.written = tuple(sorted(self.written))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "EntryInfo":
+    def from_json(cls, data: dict[str, Any]) -> EntryInfo:
         return cls(**data)
 
 
@@ -153,7 +163,7 @@ def _raiser(messages: Sequence[str]) -> Callable[[int, int, int, int], None]:
     return raise_error
 
 
-def _array_problem(x: object, t: Array) -> str | None:
+def _array_problem(x: object, t: Array, written: bool = False) -> str | None:
     """Why `x` cannot be passed as an array of type `t`, or None."""
     if not isinstance(x, np.ndarray):
         return f"expected a NumPy array {t}, got {type(x).__name__}"
@@ -163,6 +173,8 @@ def _array_problem(x: object, t: Array) -> str | None:
         return "the array is not aligned"
     if any(s % x.itemsize for s in x.strides):
         return "the array's strides are not multiples of its item size"
+    if written and not x.flags.writeable:
+        return "assignment destination is read-only"
     return None
 
 
@@ -174,8 +186,9 @@ def _arg_error(info: EntryInfo) -> Callable[..., None]:
         if len(args) != len(types):
             raise TypeError(f"{info.name}() takes {len(types)} arguments ({len(args)} given)")
         for i, (x, t) in enumerate(zip(args, types, strict=True)):
-            if isinstance(t, Array) and (problem := _array_problem(x, t)):
-                raise TypeError(f"{info.name}() argument {i}: {problem}")
+            if isinstance(t, Array) and (problem := _array_problem(x, t, i in info.written)):
+                error = ValueError if problem.endswith("read-only") else TypeError
+                raise error(f"{info.name}() argument {i}: {problem}")
         raise TypeError(f"{info.name}(): arguments rejected")
 
     return arg_error
@@ -184,11 +197,19 @@ def _arg_error(info: EntryInfo) -> Callable[..., None]:
 # --------------------------------------------------------------------------
 # the fast path: a generated CPython-API function
 
-PTR = ir.PointerType()
-I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
-F64, VOID = ir.DoubleType(), ir.VoidType()
-NULL = ir.Constant(PTR, None)
-_C_TYPE = {"f64": F64, "f32": ir.FloatType(), "i64": I64, "bool": I8}
+
+@cache
+def _import_ir() -> None:
+    """Import llvmlite and define the module's IR constants."""
+    global ir, PTR, I1, I8, I32, I64, F64, VOID, NULL, _C_TYPE
+    from llvmlite import ir
+
+    PTR = ir.PointerType()
+    I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+    F64, VOID = ir.DoubleType(), ir.VoidType()
+    NULL = ir.Constant(PTR, None)
+    _C_TYPE = {"f64": F64, "f32": ir.FloatType(), "i64": I64, "bool": I8}
+
 
 # Object layouts (64-bit CPython with the GIL, NumPy 1.x and 2.x agree).
 _OB_TYPE = 8
@@ -337,7 +358,7 @@ class _PyEntry:
         for i, t in enumerate(self.args):
             item = self.b.load(self.b.gep(args, [_i64(i)], source_etype=PTR), typ=PTR)
             if isinstance(t, Array):
-                array = self.array_arg(item, t, ndarray)
+                array = self.array_arg(item, t, ndarray, i in self.info.written)
                 arrays.append(array)
                 c_args += [array.data, *array.sizes, *array.steps]
             else:
@@ -366,9 +387,11 @@ class _PyEntry:
         self.require(b.icmp_signed(">=", truth, _i32(0)), self.fail)
         return b.trunc(truth, I8)
 
-    def array_arg(self, item: ir.Value, t: Array, ndarray: ir.Value) -> _ArrayArg:
+    def array_arg(self, item: ir.Value, t: Array, ndarray: ir.Value, written: bool
+                  ) -> _ArrayArg:
         """Check that `item` is an aligned native-order ndarray of type `t`
-        whose strides are whole elements; anything else goes to `reject`."""
+        whose strides are whole elements, and writeable if the function may
+        store into it; anything else goes to `reject`."""
         b = self.b
         itemsize = _DTYPES[t.dtype].itemsize
         cls = self.field(item, _OB_TYPE, PTR)
@@ -386,7 +409,8 @@ class _PyEntry:
             same_dtype = b.or_(same_dtype, b.icmp_signed("==", num, _i32(k)))
         ok = b.and_(ok, same_dtype)
         flags = self.field(item, _ND_FLAGS, I32)
-        ok = b.and_(ok, b.icmp_unsigned("!=", b.and_(flags, _i32(_NPY_ALIGNED)), _i32(0)))
+        required = _NPY_ALIGNED | (_NPY_WRITEABLE if written else 0)
+        ok = b.and_(ok, b.icmp_unsigned("==", b.and_(flags, _i32(required)), _i32(required)))
         self.require(ok, self.reject)
         dims, strides = self.field(item, _ND_DIMS, PTR), self.field(item, _ND_STRIDES, PTR)
         sizes = [b.load(b.gep(dims, [_i64(k)], source_etype=I64), typ=I64) for k in range(t.ndim)]
@@ -533,6 +557,7 @@ def _count_tuples(t: Type) -> int:
 def add_python_entry(llmod: ir.Module, info: EntryInfo) -> None:
     """Add the CPython function `<info.name>.py` for the entry point
     `info.name` (already in `llmod`, see codegen.add_entry_wrapper)."""
+    _import_ir()
     _PyEntry(llmod, info).build()
 
 
@@ -636,9 +661,9 @@ def ctypes_callable(address: int, info: EntryInfo) -> Callable:
             arg_error(*args)
         flat: list[object] = []
         arrays: list[np.ndarray] = []
-        for x, t in zip(args, args_t, strict=True):
+        for i, (x, t) in enumerate(zip(args, args_t, strict=True)):
             if isinstance(t, Array):
-                if _array_problem(x, t):
+                if _array_problem(x, t, i in info.written):
                     arg_error(*args)
                 arrays.append(x)
                 flat += [x.ctypes.data, *x.shape, *(s // x.itemsize for s in x.strides)]
@@ -657,7 +682,7 @@ def ctypes_callable(address: int, info: EntryInfo) -> Callable:
     return call
 
 
-def _array_result(out, t: Array, owners: dict[int, "_Owner"], arrays) -> np.ndarray:
+def _array_result(out, t: Array, owners: dict[int, _Owner], arrays) -> np.ndarray:
     data, owner = out[0], out[1]
     dtype = _DTYPES[t.dtype]
     if owner:
