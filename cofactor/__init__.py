@@ -4,15 +4,26 @@ from cofactor.compiler.diagnostics import CompileError
 from cofactor.load import load
 
 __version__ = "0.1.0"
-__all__ = ["CompileError", "Dispatcher", "jit", "load"]
+
+_LAZY = {
+    "Dispatcher": "cofactor.runtime.dispatcher",
+    "jit": "cofactor.runtime.dispatcher",
+    "jvp": "cofactor.runtime.transforms",
+    "jacfwd": "cofactor.runtime.transforms",
+    "autodiff": "cofactor.runtime.transforms",
+    "Const": "cofactor.runtime.transforms",
+    "Duplicated": "cofactor.runtime.transforms",
+    "BatchDuplicated": "cofactor.runtime.transforms",
+}
+__all__ = ["CompileError", "load", *_LAZY]
 
 
 def __getattr__(name: str) -> object:
     """Import the JIT (xDSL, llvmlite) on first use, so that `cofactor.load`
     runs where only NumPy is installed."""
-    if name in ("Dispatcher", "jit"):
-        from cofactor.runtime import dispatcher
+    if name in _LAZY:
+        import importlib
 
-        globals()[name] = value = getattr(dispatcher, name)
+        globals()[name] = value = getattr(importlib.import_module(_LAZY[name]), name)
         return value
     raise AttributeError(f"module 'cofactor' has no attribute {name!r}")

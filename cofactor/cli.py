@@ -53,8 +53,8 @@ def load_function(spec: str) -> Callable:
 
 def _ir_command(args: argparse.Namespace) -> int:
     from cofactor.compiler.diagnostics import CompileError
-    from cofactor.compiler.frontend import Options
-    from cofactor.compiler.pipeline import Instrumentation, stage_text
+    from cofactor.compiler.options import Options
+    from cofactor.compiler.pipeline import Derivative, Instrumentation, stage_text
     from cofactor.compiler.types import parse_signature
 
     fn = load_function(args.function)
@@ -65,8 +65,13 @@ def _ir_command(args: argparse.Namespace) -> int:
     instrument = Instrumentation(print_after_all=args.print_ir_after_all, timing=args.timing,
                                  out=sys.stdout)
     options = Options(boundscheck=args.boundscheck, fastmath=args.fastmath)
+    derivative = None
+    if args.jvp is not None:
+        wrt = {int(k) for k in args.jvp.split(",") if k.strip()}
+        activity = tuple("dup" if k in wrt else "const" for k in range(len(types)))
+        derivative = Derivative("forward", activity, width=args.width)
     try:
-        text = stage_text(fn, types, options, args.stage, instrument)
+        text = stage_text(fn, types, options, args.stage, instrument, derivative)
     except CompileError as exc:
         print(f"cofactor: error: {exc}", file=sys.stderr)
         return 1
@@ -111,6 +116,9 @@ def main(args: Sequence[str] | None = None) -> int:
     ir.add_argument("--timing", action="store_true", help="print the time spent in each pass")
     ir.add_argument("--boundscheck", action="store_true")
     ir.add_argument("--fastmath", action="store_true")
+    ir.add_argument("--jvp", metavar="ARGNUMS",
+                    help="show the forward-mode derivative w.r.t. these arguments, e.g. 0,2")
+    ir.add_argument("--width", type=int, default=1, help="vector width of --jvp")
     ir.set_defaults(run=_ir_command)
     aot = sub.add_parser("compile", help="compile a function to a shared library and C header")
     aot.add_argument("function", help="path/file.py:function")

@@ -43,6 +43,7 @@ def kernel_file(tmp_path_factory) -> Path:
 EXPECTED = {
     "input": ["func.func @kernel(", "scf.for", "scf.if", "memref.load", "func.call @helper"],
     "opt": ["func.func @kernel(", "scf.for", "math.sin"],
+    "ad": ["func.func @kernel(", "scf.for", "math.sin"],
     "llvm-dialect": ["llvm.func @kernel(%ctx", "!llvm.struct<(!llvm.ptr, !llvm.array<1 x i64>",
                      "llvm.getelementptr", "llvm.br"],
     "llvm": ["define internal double @\"kernel\"", "define i32 @\"kernel_entry\""],
@@ -90,6 +91,15 @@ def test_env_var_prints_every_pass(kernel_file):
                             check=True)
     assert "IR Dump After lower-func-to-llvm" in result.stderr
     assert float(result.stdout) == pytest.approx(3 * 2.0 * 0.8414709848078965)
+
+
+def test_ir_of_forward_derivative(kernel_file):
+    out = run(tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f64[:], i64, f64",
+              "--jvp", "0", "--stage", "ad").stdout
+    assert "func.func @kernel_fwd(" in out
+    assert "func.func private @fwddiff_kernel_dcc_d(" in out
+    assert "func.func private @fwddiff_helper_d_d(" in out
+    assert "math.cos" in out  # the tangent rule of sin
 
 
 def test_cofactor_opt_round_trips_its_output(kernel_file, tmp_path):

@@ -1,7 +1,8 @@
 """The pipeline driver: Python function -> IR stages -> LLVM module.
 
 Stages, in order, each printable: `input` (frontend output), `opt` (optimized
-before AD), `llvm-dialect` (xDSL's llvm dialect), `llvm` (LLVM IR text before
+before AD), `ad` (derivative functions generated and optimized again; the same
+as `opt` for a primal), `llvm-dialect` (xDSL's llvm dialect), `llvm` (LLVM IR text before
 LLVM's optimizer), `llvm-opt` (after O3), `asm` (host assembly).
 `COFACTOR_PRINT_IR_AFTER_ALL=1` prints the IR after every pass; `timing=True`
 (or `COFACTOR_TIMING=1`) prints the time spent in each pass.
@@ -25,9 +26,10 @@ from cofactor.compiler.frontend import Options, Program
 from cofactor.compiler.types import ValueType
 from cofactor.passes import all_passes
 
-STAGES = ("input", "opt", "llvm-dialect", "llvm", "llvm-opt", "asm")
+STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
 
 OPTIMIZE = ("canonicalize", "cse")
+AD = ("ad-forward", "canonicalize", "cse")
 LOWER = (
     "lower-scf-while-to-cf",
     "convert-scf-to-cf",
@@ -100,11 +102,66 @@ class Lowered:
     written: frozenset[int]
 
 
+@dataclass(frozen=True)
+class Derivative:
+    """A derivative to build instead of the primal: Enzyme-style activities per
+    argument and per (flattened) result, and the vector width."""
+
+    mode: str  # "forward"
+    activity: tuple[str, ...]
+    ret_activity: tuple[str, ...] | None = None  # default: every result "dup"
+    width: int = 1
+
+    def key(self) -> str:
+        return f"{self.mode}:{','.join(self.activity)}:{self.ret_activity}:{self.width}"
+
+
+def is_differentiable(t: ValueType) -> bool:
+    """Whether values of type `t` carry derivatives: floats and float arrays."""
+    from cofactor.compiler.types import ArrayType, ScalarType
+
+    scalar = t.dtype if isinstance(t, ArrayType) else t
+    return isinstance(scalar, ScalarType) and scalar.is_float
+
+
+def add_request(module: ModuleOp, symbol: str, arg_types: tuple[ValueType, ...],
+                result_type: ValueType, request: Derivative
+                ) -> tuple[str, tuple[ValueType, ...], ValueType]:
+    """Add a function that asks for `request` of `symbol` (an `ad.fwddiff`), and
+    return its symbol and its argument and result types."""
+    from xdsl.dialects import func
+    from xdsl.ir import Block, Region
+
+    from cofactor.compiler.frontend import flat_ir_types
+    from cofactor.compiler.types import TupleType, ir_type_to_value_type
+    from cofactor.dialects.ad import Activity, FwdDiffOp
+
+    outputs = [ir_type_to_value_type(t) for t in flat_ir_types(result_type)]
+    acts = [Activity(a) for a in request.activity]
+    rets = [Activity(a) for a in request.ret_activity
+            or tuple("dup" if is_differentiable(t) else "const" for t in outputs)]
+    w = request.width
+    args = tuple(t for t, a in zip(arg_types, acts, strict=True)
+                 for t in [t] * (1 + w * a.has_shadow))
+    primals = [t for t, a in zip(outputs, rets, strict=True) if a.returns_primal]
+    tangents = [t for t, a in zip(outputs, rets, strict=True) for t in [t] * (w * a.has_shadow)]
+    name = f"{symbol}_fwd"
+    block = Block(arg_types=[t.ir for t in args])
+    results = [t.ir for t in primals + tangents]
+    call = FwdDiffOp(symbol, block.args, acts, rets, results, w)
+    block.add_ops([call, func.ReturnOp(*call.results)])
+    module.body.block.add_op(func.FuncOp(name, ([t.ir for t in args], results), Region(block)))
+    primal = result_type if len(primals) == len(outputs) else TupleType(tuple(primals))
+    return name, args, TupleType((primal, TupleType(tuple(tangents))))
+
+
 def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
           keep: tuple[str, ...] = (), instrument: Instrumentation | None = None,
-          reserved: frozenset[str] = frozenset()) -> Lowered:
+          reserved: frozenset[str] = frozenset(), derivative: Derivative | None = None
+          ) -> Lowered:
     """Run the frontend and the IR passes; `keep` names the stages to return as
-    text; no function symbol is in `reserved`."""
+    text; no function symbol is in `reserved`. With `derivative`, the result is
+    the derivative function instead of the primal."""
     instrument = instrument or Instrumentation.from_env()
     program = Program(options, reserved=set(reserved))
     start = time.perf_counter()
@@ -121,12 +178,19 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
     instrument.run(OPTIMIZE, module)
     if "opt" in keep:
         stages["opt"] = str(module)
+    assert spec.result is not None
+    symbol, types, result = spec.symbol, arg_types, spec.result
+    if derivative is not None:
+        symbol, types, result = add_request(module, symbol, types, result, derivative)
+        instrument.run(AD, module)
+    if "ad" in keep:
+        stages["ad"] = str(module)
     instrument.run(LOWER, module)
     if "llvm-dialect" in keep:
         stages["llvm-dialect"] = str(module)
-    assert spec.result is not None
-    return Lowered(module, spec.symbol, arg_types, spec.result, program.assert_messages,
-                   "\n".join(program.sources), stages, program.dependencies, spec.written)
+    written = spec.written if derivative is None else frozenset(range(len(types)))
+    return Lowered(module, symbol, types, result, program.assert_messages,
+                   "\n".join(program.sources), stages, program.dependencies, written)
 
 
 def to_llvm(lowered: Lowered, entry_name: str):
@@ -140,13 +204,15 @@ def to_llvm(lowered: Lowered, entry_name: str):
 
 
 def stage_text(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
-               stage: str, instrument: Instrumentation | None = None) -> str:
-    """The text of one pipeline stage for one specialization."""
+               stage: str, instrument: Instrumentation | None = None,
+               derivative: Derivative | None = None) -> str:
+    """The text of one pipeline stage for one specialization (or its derivative)."""
     from cofactor.compiler import codegen
 
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
-    lowered = lower(pyfunc, arg_types, options, keep=(stage,), instrument=instrument)
+    lowered = lower(pyfunc, arg_types, options, keep=(stage,), instrument=instrument,
+                    derivative=derivative)
     if stage in lowered.stages:
         return lowered.stages[stage]
     llmod = to_llvm(lowered, lowered.symbol + "_entry")

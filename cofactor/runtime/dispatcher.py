@@ -104,26 +104,39 @@ class Dispatcher:
         with _COMPILE_LOCK:
             fn = self._by_types.get(types)
             if fn is None:
-                fn = self._build(types)
+                fn = build_callable(self.py_func, types, self.options, use_cache=self.use_cache)
                 self._by_types[types] = fn
         return fn
 
-    def _cache_key(self, types: tuple[ValueType, ...]) -> str | None:
-        if not self.use_cache:
-            return None
-        try:
-            source = inspect.getsource(self.py_func)
-        except (OSError, TypeError):
-            return None
-        signature = ", ".join(map(str, types))
-        name = f"{self.py_func.__module__}.{self.py_func.__qualname__}"
-        return cache.cache_key(name + "\n" + source, signature, self.options.key())
+    def ir(self, *args: Any, stage: str = "opt") -> str:
+        """The text of a pipeline stage for the specialization these arguments select."""
+        from cofactor.compiler.pipeline import stage_text
 
-    def _build(self, types: tuple[ValueType, ...]) -> Callable:
-        from cofactor.compiler import codegen
-        from cofactor.compiler.pipeline import lower
+        return stage_text(self.py_func, tuple(typeof(a) for a in args), self.options, stage)
 
-        key = self._cache_key(types)
+
+def _cache_key(py_func: Callable, types: tuple[ValueType, ...], options: Options,
+               derivative: Any) -> str | None:
+    try:
+        source = inspect.getsource(py_func)
+    except (OSError, TypeError):
+        return None
+    signature = ", ".join(map(str, types))
+    if derivative is not None:
+        signature += " " + derivative.key()
+    name = f"{py_func.__module__}.{py_func.__qualname__}"
+    return cache.cache_key(name + "\n" + source, signature, options.key())
+
+
+def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Options,
+                   derivative: Any = None, use_cache: bool = True) -> Callable:
+    """The native callable of a specialization (or of a derivative request,
+    a `pipeline.Derivative`), from the disk cache when it is there."""
+    from cofactor.compiler import codegen
+    from cofactor.compiler.pipeline import lower
+
+    with _COMPILE_LOCK:
+        key = _cache_key(py_func, types, options, derivative) if use_cache else None
         hit = cache.load(key) if key else None
         if hit is not None:
             obj, meta = hit
@@ -131,7 +144,7 @@ class Dispatcher:
             if all(_current_dependency(m, n) == fp for m, n, fp in deps):
                 info = marshal.EntryInfo.from_json(meta["entry"])
                 return marshal.python_callable(engine.add_object(obj), info)
-        lowered = lower(self.py_func, types, self.options)
+        lowered = lower(py_func, types, options, derivative=derivative)
         info = marshal.EntryInfo(lowered.symbol + "_entry", lowered.arg_types,
                                  lowered.result_type, tuple(lowered.assert_messages),
                                  lowered.written)
@@ -139,17 +152,11 @@ class Dispatcher:
         codegen.add_entry_wrapper(llmod, info.name, lowered.symbol, lowered.arg_types,
                                   lowered.result_type)
         marshal.add_python_entry(llmod, info)
-        obj = codegen.emit_object(codegen.optimize(llmod, fastmath=self.options.fastmath))
+        obj = codegen.emit_object(codegen.optimize(llmod, fastmath=options.fastmath))
         if key:
             deps = [[module, name, fp] for (module, name), fp in lowered.dependencies.items()]
             cache.store(key, obj, {"entry": info.to_json(), "dependencies": deps})
         return marshal.python_callable(engine.add_object(obj), info)
-
-    def ir(self, *args: Any, stage: str = "opt") -> str:
-        """The text of a pipeline stage for the specialization these arguments select."""
-        from cofactor.compiler.pipeline import stage_text
-
-        return stage_text(self.py_func, tuple(typeof(a) for a in args), self.options, stage)
 
 
 def jit(fn: Callable | None = None, *, boundscheck: bool = False, fastmath: bool = False,
