@@ -26,7 +26,7 @@ from cofactor import __version__
 from cofactor.compiler import codegen
 from cofactor.compiler.frontend import RESERVED_SYMBOLS
 from cofactor.compiler.options import Options
-from cofactor.compiler.pipeline import lower
+from cofactor.compiler.pipeline import Derivative, is_differentiable, lower
 from cofactor.compiler.types import ValueType, parse_signature
 from cofactor.load import ABI_VERSION, METADATA_SYMBOL
 from cofactor.runtime.marshal import Array, EntryInfo, flatten, parse_type
@@ -70,11 +70,13 @@ class BuildError(Exception):
 
 @dataclass(frozen=True)
 class EntryPoint:
-    """One exported C function: `name` runs `pyfunc` specialized on `arg_types`."""
+    """One exported C function: `name` runs `pyfunc` specialized on `arg_types`,
+    or its `derivative` (then the name is `<function>_jvp`, ...)."""
 
     name: str
     pyfunc: Callable
     arg_types: tuple[ValueType, ...]
+    derivative: Derivative | None = None
 
 
 def compile(
@@ -88,6 +90,7 @@ def compile(
     functions: Sequence[tuple] | None = None,
     boundscheck: bool = False,
     fastmath: bool = False,
+    jvp: Sequence[int] | None = None,
 ) -> Path:
     """Compile `f` on `signature` (and every `(function, signature[, name])` of
     `functions`) into the shared library `output`, default `lib<name>.so`;
@@ -97,9 +100,16 @@ def compile(
     `cpu` is "generic" (runs on any CPU of this architecture), "host" (this
     CPU and its extensions), or an LLVM CPU name such as "x86-64-v3". A
     function's C name is `name` or its `__name__`. `boundscheck` and
-    `fastmath` are as for `cofactor.jit` (a jit function's own are not used)."""
+    `fastmath` are as for `cofactor.jit` (a jit function's own are not used).
+    `jvp` lists argument numbers of `f`: the library then also exports
+    `<name>_jvp`, whose arguments are `f`'s with a tangent after each listed
+    one, and whose results are `f`'s followed by their tangents."""
     entries = [_entry_point(f, signature, name)] if f is not None else []
     entries += [_entry_point(*spec) for spec in functions or ()]
+    if jvp is not None:
+        if not entries:
+            raise ValueError("jvp= needs a function")
+        entries.append(_jvp_entry(entries[0], jvp))
     if not entries:
         raise ValueError("nothing to compile: pass a function and its signature")
     names = [e.name for e in entries]
@@ -135,6 +145,20 @@ def _entry_point(f: Callable, signature: str | Sequence[ValueType] | None,
     return EntryPoint(name, pyfunc, types)
 
 
+def _jvp_entry(primal: EntryPoint, argnums: Sequence[int]) -> EntryPoint:
+    """The forward-mode derivative of `primal` with respect to `argnums`."""
+    wrt = set(argnums)
+    if not wrt <= set(range(len(primal.arg_types))):
+        raise ValueError(f"jvp argument numbers {sorted(wrt)} out of range for "
+                         f"{len(primal.arg_types)} arguments")
+    for k in wrt:
+        if not is_differentiable(primal.arg_types[k]):
+            raise ValueError(f"argument {k} ({primal.arg_types[k]}) has no derivative")
+    activity = tuple("dup" if k in wrt else "const" for k in range(len(primal.arg_types)))
+    return EntryPoint(f"{primal.name}_jvp", primal.pyfunc, primal.arg_types,
+                      Derivative("forward", activity))
+
+
 def _object_code(entries: list[EntryPoint], options: Options,
                  cpu: str) -> tuple[bytes, list[EntryInfo]]:
     """Compile every entry point, link the modules and the metadata into one,
@@ -142,7 +166,8 @@ def _object_code(entries: list[EntryPoint], options: Options,
     reserved = frozenset(e.name for e in entries)
     infos, modules = [], []
     for e in entries:
-        lowered = lower(e.pyfunc, e.arg_types, options, reserved=reserved)
+        lowered = lower(e.pyfunc, e.arg_types, options, reserved=reserved,
+                        derivative=e.derivative)
         infos.append(EntryInfo(e.name, lowered.arg_types, lowered.result_type,
                                lowered.assert_messages, lowered.written))
         llmod = codegen.to_llvmlite(lowered.module)
@@ -204,6 +229,9 @@ def _prototype(entry: EntryPoint, info: EntryInfo) -> str:
         return base
 
     py_names = list(inspect.signature(entry.pyfunc).parameters)
+    if entry.derivative is not None:
+        py_names = [n for n, a in zip(py_names, entry.derivative.activity, strict=True)
+                    for n in ([n, f"{n}_tangent"] if a == "dup" else [n])]
     params, described = [], []
     for py_name, text in zip(py_names, info.arg_types, strict=True):
         t = parse_type(text)
@@ -214,7 +242,9 @@ def _prototype(entry: EntryPoint, info: EntryInfo) -> str:
                        for field in ("size", "stride") for k in range(t.ndim)]
         else:
             params.append(f"{_C_TYPE[t]} {c_name(py_name)}")
-    lines = [f"{entry.pyfunc.__qualname__}({', '.join(described)}) -> {info.result_type}"]
+    what = "" if entry.derivative is None else "forward-mode derivative of "
+    lines = [f"{what}{entry.pyfunc.__qualname__}({', '.join(described)}) -> "
+             f"{info.result_type}"]
     for k, t in enumerate(flatten(parse_type(info.result_type))):
         out = c_name(f"out{k}")
         if isinstance(t, Array):

@@ -85,16 +85,17 @@ def _compile_command(args: argparse.Namespace) -> int:
     from cofactor import aot
     from cofactor.compiler.diagnostics import CompileError
 
-    for option in ("grad", "jvp"):
-        if getattr(args, option) is not None:
-            print(f"cofactor: error: --{option} is not available yet: cofactor does not "
-                  "compile derivatives so far; compile without it", file=sys.stderr)
-            return 1
+    if args.grad is not None:
+        print("cofactor: error: --grad is not available yet: reverse mode is not in the "
+              "ahead-of-time compiler so far; use --jvp or compile without it",
+              file=sys.stderr)
+        return 1
     fn = load_function(args.function)
     try:
+        jvp = None if args.jvp is None else [int(k) for k in args.jvp.split(",") if k.strip()]
         library = aot.compile(fn, args.signature, args.output, cpu=args.cpu,
                               object_file=args.object, name=args.name,
-                              boundscheck=args.boundscheck, fastmath=args.fastmath)
+                              boundscheck=args.boundscheck, fastmath=args.fastmath, jvp=jvp)
     except (CompileError, TypeError, ValueError, aot.BuildError) as exc:
         print(f"cofactor: error: {exc}", file=sys.stderr)
         return 1
@@ -131,8 +132,8 @@ def main(args: Sequence[str] | None = None) -> int:
     aot.add_argument("--object", action="store_true", help="also write the object file (.o)")
     aot.add_argument("--grad", metavar="ARGS", help="also export the gradient with respect to "
                      "these arguments, e.g. 0,1 (not available yet)")
-    aot.add_argument("--jvp", metavar="ARGS", help="also export the Jacobian-vector product "
-                     "for these arguments (not available yet)")
+    aot.add_argument("--jvp", metavar="ARGS", help="also export <name>_jvp, the Jacobian-vector "
+                     "product with tangents for these arguments, e.g. 0,2")
     aot.add_argument("--boundscheck", action="store_true")
     aot.add_argument("--fastmath", action="store_true")
     aot.set_defaults(run=_compile_command)

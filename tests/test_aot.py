@@ -288,13 +288,32 @@ def test_cli_end_to_end(kernels):
     assert cofactor.load(directory / "libnext_third.so").next_third(10) == 4
 
 
+def test_cli_jvp_entry_point(kernels):
+    directory = Path(kernels.__file__).parent
+    done = cli("compile", "kernels.py:weighted", "--signature", "f64[:,:], f64[:]", "--jvp",
+               "1", "-o", "jvp/libweighted.so", cwd=directory)
+    assert done.returncode == 0, done.stderr
+    header = (directory / "jvp" / "libweighted.h").read_text()
+    assert ("int32_t weighted_jvp(double *m_data, int64_t m_size0, int64_t m_size1, "
+            "int64_t m_stride0, int64_t m_stride1, double *w_data, int64_t w_size0, "
+            "int64_t w_stride0, double *w_tangent_data, int64_t w_tangent_size0, "
+            "int64_t w_tangent_stride0, double *out0, double *out1, int64_t *err_info);"
+            ) in header
+    lib = cofactor.load(directory / "jvp" / "libweighted.so")
+    m = np.arange(12.0).reshape(3, 4).T  # a transposed view
+    w, dw = np.linspace(1.0, 2.0, 3), np.array([0.5, -1.0, 2.0])
+    value, (tangent,) = lib.weighted_jvp(m, w, dw)
+    assert value == lib.weighted(m, w) == kernels.weighted(m, w)
+    assert tangent == pytest.approx(kernels.weighted(m, dw), rel=1e-14)
+
+
 @pytest.mark.parametrize("args, message", [
     (["kernels.py:smooth", "--signature", "f64[:], complex"], "cannot parse signature item"),
     (["kernels.py:smooth", "--signature", "f64, f64"], "unsupported attribute 'shape' of f64"),
     (["kernels.py:smooth", "--signature", "f64[:]"], "takes 2 arguments, got 1"),
     (["kernels.py:smooth", "--signature", "f64[:], f64", "--name", "sin"], "is reserved"),
     (["kernels.py:smooth", "--signature", "f64[:], f64", "--grad", "0"], "not available yet"),
-    (["kernels.py:smooth", "--signature", "f64[:], f64", "--jvp", "1"], "not available yet"),
+    (["kernels.py:smooth", "--signature", "f64[:], f64", "--jvp", "2"], "out of range"),
     (["kernels.py:nothing", "--signature", "f64"], "has no function 'nothing'"),
 ])
 def test_cli_errors(kernels, args, message):
