@@ -131,10 +131,8 @@ def _cache_key(py_func: Callable, types: tuple[ValueType, ...], options: Options
 def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Options,
                    derivative: Any = None, use_cache: bool = True) -> Callable:
     """The native callable of a specialization (or of a derivative request,
-    a `pipeline.Derivative`), from the disk cache when it is there."""
-    from cofactor.compiler import codegen
-    from cofactor.compiler.pipeline import lower
-
+    a `pipeline.Derivative`), from the disk cache when it is there (then
+    neither xDSL nor the compiler is imported)."""
     with _COMPILE_LOCK:
         key = _cache_key(py_func, types, options, derivative) if use_cache else None
         hit = cache.load(key) if key else None
@@ -144,6 +142,9 @@ def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Opt
             if all(_current_dependency(m, n) == fp for m, n, fp in deps):
                 info = marshal.EntryInfo.from_json(meta["entry"])
                 return marshal.python_callable(engine.add_object(obj), info)
+        from cofactor.compiler import codegen
+        from cofactor.compiler.pipeline import lower
+
         lowered = lower(py_func, types, options, derivative=derivative)
         info = marshal.EntryInfo(lowered.symbol + "_entry", lowered.arg_types,
                                  lowered.result_type, tuple(lowered.assert_messages),
