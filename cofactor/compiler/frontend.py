@@ -25,7 +25,9 @@ from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, ModuleOp, i64
 from xdsl.ir import Block, Region, SSAValue
 
+from cofactor.compiler import arrays
 from cofactor.compiler import builtins_table as table
+from cofactor.compiler.arrays import Operand, constant_int
 from cofactor.compiler.diagnostics import CompileError, SourceInfo
 from cofactor.compiler.emitter import NONE_VAL, Emitter, Val, unify
 from cofactor.compiler.options import Options
@@ -247,6 +249,8 @@ class FunctionCompiler:
         self.scratch_depth = 0
         self.params: dict[SSAValue, int] = {}
         self.written: set[int] = set()
+        # arrays that copy what NumPy would give as a view (.T, ...): not writable
+        self.copies: dict[SSAValue, str] = {}
         self.globals = pyfunc.__globals__
         self.closure = {}
         if pyfunc.__closure__:
@@ -349,6 +353,9 @@ class FunctionCompiler:
         pass
 
     def stmt_Assign(self, stmt: ast.Assign) -> None:
+        if len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Subscript):
+            self.assign_subscript(stmt.targets[0], self.operand(stmt.value))
+            return
         value = self.expr(stmt.value)
         for target in stmt.targets:
             self.assign(target, value)
@@ -363,9 +370,16 @@ class FunctionCompiler:
             raise self.error(f"unsupported operator {type(stmt.op).__name__}", stmt)
         if isinstance(stmt.target, ast.Name):
             current = self.load_name(stmt.target)
+            if isinstance(current.type, ArrayType):  # in place, as NumPy does
+                arrays.augment(self, current, opname, self.operand(stmt.value), stmt)
+                return
             self.assign(stmt.target, self.binop(opname, current, self.expr(stmt.value), stmt))
         elif isinstance(stmt.target, ast.Subscript):
             array = self.expr(stmt.target.value)
+            if not arrays.is_element(self, array, stmt.target):
+                view = arrays.target_view(self, array, stmt.target)
+                arrays.augment(self, view, opname, self.operand(stmt.value), stmt)
+                return
             indices = self.indices(array, stmt.target)
             value = self.expr(stmt.value)
             current = self.load_element(array, indices, stmt.target)
@@ -385,10 +399,20 @@ class FunctionCompiler:
             for t, v in zip(target.elts, value.items, strict=True):
                 self.assign(t, v)
         elif isinstance(target, ast.Subscript):
-            array = self.expr(target.value)
-            self.store_element(array, self.indices(array, target), value, target)
+            self.assign_subscript(target, value)
         else:
             raise self.error(f"unsupported assignment target: {type(target).__name__}", target)
+
+    def assign_subscript(self, target: ast.Subscript, value: Operand) -> None:
+        """`x[i, j] = v` stores an element; with slices it fills a view."""
+        if self.calls_user_code(target):
+            value = arrays.settle(self, value)
+        array = self.expr(target.value)
+        if arrays.is_element(self, array, target):
+            self.store_element(array, self.indices(array, target), arrays.value(self, value),
+                               target)
+        else:
+            arrays.store_into(self, arrays.target_view(self, array, target), value, target)
 
     def stmt_Return(self, stmt: ast.Return) -> None:
         value = self.expr(stmt.value) if stmt.value is not None else NONE_VAL
@@ -598,7 +622,7 @@ class FunctionCompiler:
             step = vals[2] if len(vals) > 2 else self.em.const(1, I64)
             trip = self.trip_count(start, stop, step, it.args[2] if len(it.args) > 2 else None)
 
-            step_value = _constant_int(it.args[2]) if len(it.args) > 2 else 1
+            step_value = constant_int(it.args[2]) if len(it.args) > 2 else 1
 
             def element(k: Val) -> Val:
                 k = Val(k.ssa, I64, lower=0)
@@ -614,14 +638,13 @@ class FunctionCompiler:
             n = self.dim(seq, 0)
             if seq.type.ndim == 1:
                 return n, lambda k: self.load_element(seq, [k], stmt)
-            raise self.error("iterating over a multi-dimensional array is not supported yet",
-                             it)
-        raise self.error("for loops must iterate over range(...) or a 1-D array", it)
+            return n, lambda k: arrays.row(self, seq, k)
+        raise self.error("for loops must iterate over range(...) or an array", it)
 
     def trip_count(self, start: Val, stop: Val, step: Val, step_node: ast.expr | None) -> Val:
         em = self.em
         zero, one = em.const(0, I64), em.const(1, I64)
-        const_step = 1 if step_node is None else _constant_int(step_node)
+        const_step = 1 if step_node is None else constant_int(step_node)
         if const_step == 0:
             raise self.error("range() arg 3 must not be zero", step_node)
         if isinstance(const_step, int) and const_step > 0:
@@ -712,6 +735,11 @@ class FunctionCompiler:
 
     # -- expressions -----------------------------------------------------
     def expr(self, node: ast.expr) -> Val:
+        return arrays.value(self, self.operand(node))
+
+    def operand(self, node: ast.expr) -> Operand:
+        """Evaluate an expression, leaving an elementwise array expression
+        unmaterialized (a `Lazy`) for its consumer to fuse."""
         method = getattr(self, "expr_" + type(node).__name__, None)
         if method is None:
             raise self.error(f"unsupported expression: {type(node).__name__}", node)
@@ -719,6 +747,32 @@ class FunctionCompiler:
             return method(node)
         except TypeError as exc:
             raise self.error(str(exc), node) from None
+
+    def operands(self, nodes: list[ast.expr],
+                 evaluate: Callable[[ast.expr], Operand] | None = None) -> list[Operand]:
+        """Evaluate left to right. An array expression is computed before a
+        later operand calls a compiled function, which could change the arrays
+        it reads: NumPy would have computed it by then."""
+        values: list[Operand] = []
+        for node in nodes:
+            if self.calls_user_code(node):
+                values = [arrays.settle(self, v) for v in values]
+            values.append((evaluate or self.operand)(node))
+        return values
+
+    def calls_user_code(self, node: ast.AST) -> bool:
+        """Whether evaluating `node` may call a compiled function: a call of
+        anything but a builtin, NumPy function or array method."""
+        for n in ast.walk(node):
+            if not isinstance(n, ast.Call):
+                continue
+            callee = self.static_value(n.func)
+            if callee is _MISSING:
+                if not (isinstance(n.func, ast.Attribute) and n.func.attr in table.METHODS):
+                    return True
+            elif table.handler_for(callee) is None:
+                return True
+        return False
 
     def expr_Constant(self, node: ast.Constant) -> Val:
         v = node.value
@@ -783,11 +837,14 @@ class FunctionCompiler:
         raise self.error(f"global '{getattr(node, 'id', '?')}' of type {type(value).__name__} "
                          "cannot be used in compiled code", node)
 
-    def expr_Attribute(self, node: ast.Attribute) -> Val:
+    def expr_Attribute(self, node: ast.Attribute) -> Operand:
         static = self.static_value(node)
         if static is not _MISSING:
             return self.constant_value(static, node)
-        base = self.expr(node.value)
+        base = self.operand(node.value)
+        if arrays.is_array(base) and node.attr == "T":
+            return arrays.transpose(self, arrays.lazy(self, base))
+        base = arrays.value(self, base)
         if isinstance(base.type, ArrayType):
             if node.attr == "shape":
                 return Val.tuple(tuple(self.dim(base, d) for d in range(base.type.ndim)))
@@ -809,11 +866,15 @@ class FunctionCompiler:
                              node)
         return self.em.binary(opname, a, b)
 
-    def expr_BinOp(self, node: ast.BinOp) -> Val:
+    def expr_BinOp(self, node: ast.BinOp) -> Operand:
+        if isinstance(node.op, ast.MatMult):
+            return arrays.matmul(self, *self.operands([node.left, node.right]), node)
         opname = table.BINOPS.get(type(node.op))
         if opname is None:
             raise self.error(f"unsupported operator {type(node.op).__name__}", node)
-        a, b = self.expr(node.left), self.expr(node.right)
+        a, b = self.operands([node.left, node.right])
+        if arrays.is_array(a) or arrays.is_array(b):
+            return arrays.binop(self, opname, a, b, node)
         if opname == "pow":
             exponent = node.right.value if isinstance(node.right, ast.Constant) else None
             if isinstance(node.right, ast.UnaryOp) and isinstance(node.right.op, ast.USub) \
@@ -822,8 +883,10 @@ class FunctionCompiler:
             return self.em.power(a, b, exponent)
         return self.binop(opname, a, b, node)
 
-    def expr_UnaryOp(self, node: ast.UnaryOp) -> Val:
-        v = self.expr(node.operand)
+    def expr_UnaryOp(self, node: ast.UnaryOp) -> Operand:
+        v = self.operand(node.operand)
+        if arrays.is_array(v):
+            return arrays.unary(self, node.op, arrays.lazy(self, v), node)
         if isinstance(node.op, ast.Not):
             return self.em.logical_not(v)
         if not isinstance(v.type, ScalarType):
@@ -834,14 +897,18 @@ class FunctionCompiler:
             return self.em.cast(v, I64) if v.type is BOOL else v
         return self.em.invert(v)
 
-    def expr_Compare(self, node: ast.Compare) -> Val:
-        left = self.expr(node.left)
+    def expr_Compare(self, node: ast.Compare) -> Operand:
+        left, *rights = self.operands([node.left, *node.comparators])
         result: Val | None = None
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
+        for op, right in zip(node.ops, rights, strict=True):
             pred = table.CMPOPS.get(type(op))
             if pred is None:
                 raise self.error(f"unsupported comparison {type(op).__name__}", node)
-            right = self.expr(right_node)
+            if arrays.is_array(left) or arrays.is_array(right):
+                if len(node.ops) > 1:
+                    raise self.error("chained comparisons of arrays are ambiguous; combine "
+                                     "single comparisons with &", node)
+                return arrays.compare(self, pred, left, right)
             if not (isinstance(left.type, ScalarType) and isinstance(right.type, ScalarType)):
                 raise self.error(f"cannot compare {left.type} and {right.type}", node)
             c = self.em.compare(pred, left, right)
@@ -883,7 +950,7 @@ class FunctionCompiler:
         self.emit_if(cond, branch(node.body), branch(node.orelse), node)
         return self.env.pop("$ifexp")
 
-    def expr_Subscript(self, node: ast.Subscript) -> Val:
+    def expr_Subscript(self, node: ast.Subscript) -> Operand:
         base = self.expr(node.value)
         if isinstance(base.type, TupleType):
             index = node.slice
@@ -898,12 +965,18 @@ class FunctionCompiler:
             raise self.error("tuples can only be indexed by constant integers", node)
         if not isinstance(base.type, ArrayType):
             raise self.error(f"{base.type} is not subscriptable", node)
-        return self.load_element(base, self.indices(base, node), node)
+        return arrays.subscript(self, base, node)
 
-    def expr_Call(self, node: ast.Call) -> Val:
+    def expr_Call(self, node: ast.Call) -> Operand:
         callee = self.static_value(node.func)
         if isinstance(node.func, ast.Attribute) and callee is _MISSING:
-            raise self.error(f"unsupported method call .{node.func.attr}()", node)
+            method = table.METHODS.get(node.func.attr)
+            receiver = self.operand(node.func.value) if method else None
+            if receiver is None or not arrays.is_array(receiver):
+                raise self.error(f"unsupported method call .{node.func.attr}()", node)
+            if any(self.calls_user_code(a) for a in node.args):
+                receiver = arrays.settle(self, receiver)
+            return method(self, arrays.lazy(self, receiver), node)
         if callee is _MISSING:
             raise self.error(f"cannot call '{ast.unparse(node.func)}'", node)
         handler = table.handler_for(callee)
@@ -946,29 +1019,30 @@ class FunctionCompiler:
         return self.em.from_index(self.em.res(memref.DimOp(array.ssa, index)), lower=0)
 
     def indices(self, array: Val, node: ast.Subscript) -> list[Val]:
+        """The indices of an element access (see `arrays.is_element`)."""
         if not isinstance(array.type, ArrayType):
             raise self.error(f"{array.type} is not subscriptable", node)
         index = node.slice
         items = index.elts if isinstance(index, ast.Tuple) else [index]
-        if any(isinstance(i, ast.Slice) for i in items):
-            raise self.error("array slicing is not supported yet", node)
-        if len(items) != array.type.ndim:
-            raise self.error(f"{array.type.ndim}-D array indexed with {len(items)} indices; "
-                             "partial indexing is not supported yet", node)
-        return [self.int_value(i) for i in items]
+        return [arrays.index_value(self, i) for i in items]
+
+    def wrap_index(self, i: Val, n: Val, axis: int) -> tuple[Val, Val | None]:
+        """A negative index wrapped, and (boundscheck) the in-range flag."""
+        i = self.em.cast(i, I64)
+        if i.lower is None or i.lower < 0:
+            negative = self.em.compare("lt", i, self.em.const(0, I64))
+            i = self.em.select(negative, self.em.binary("add", i, n), i)
+        if not self.program.options.boundscheck:
+            return i, None
+        return i, Val(self.em.res(CheckIndexOp(i.ssa, n.ssa, axis)), BOOL)
 
     def element_address(self, array: Val, indices: list[Val]) -> tuple[list[SSAValue], Val]:
         """Wrapped negative indices as `index` values, and (boundscheck) the in-range flag."""
         ok: Val | None = None
         result = []
         for axis, i in enumerate(indices):
-            i = self.em.cast(i, I64)
-            n = self.dim(array, axis)
-            if i.lower is None or i.lower < 0:
-                negative = self.em.compare("lt", i, self.em.const(0, I64))
-                i = self.em.select(negative, self.em.binary("add", i, n), i)
-            if self.program.options.boundscheck:
-                check = Val(self.em.res(CheckIndexOp(i.ssa, n.ssa, axis)), BOOL)
+            i, check = self.wrap_index(i, self.dim(array, axis), axis)
+            if check is not None:
                 ok = check if ok is None else self.em.binary("and", ok, check)
             result.append(self.em.to_index(i))
         return result, ok
@@ -994,6 +1068,7 @@ class FunctionCompiler:
             raise self.error(f"{array.type} does not support item assignment", node)
         if not isinstance(value.type, ScalarType):
             raise self.error(f"cannot store {value.type} into an array element", node)
+        arrays.check_writable(self, array, node)
         self.mark_written(array)
         idx, ok = self.element_address(array, indices)
         value = self.em.cast(value, array.type.dtype)
@@ -1005,14 +1080,20 @@ class FunctionCompiler:
 
     def mark_written(self, array: Val) -> None:
         """Note which array parameters a store may reach, so that the runtime
-        refuses read-only arrays there. An array of unknown origin (carried
-        through a loop, returned by a call) may be any parameter of its type."""
-        owner = array.ssa.owner
-        if array.ssa in self.params:
-            self.written.add(self.params[array.ssa])
+        refuses read-only arrays there. A view counts as the array it views. An
+        array of unknown origin (carried through a loop, returned by a call) may
+        be any parameter of its element type."""
+        ssa = array.ssa
+        while isinstance(ssa.owner, memref.SubviewOp):
+            ssa = ssa.owner.source
+        owner = ssa.owner
+        if ssa in self.params:
+            self.written.add(self.params[ssa])
         elif not (isinstance(owner, memref.CastOp)
                   and isinstance(owner.source.owner, memref.AllocOp)):
-            self.written.update(k for v, k in self.params.items() if v.type == array.ssa.type)
+            element = array.ssa.type.element_type
+            self.written.update(k for v, k in self.params.items()
+                                if v.type.element_type == element)
 
     def allocate(self, dtype: ScalarType, shape: list[Val], fill: Val | None) -> Val:
         """A new array (row-major) of the given shape, optionally filled."""
@@ -1044,16 +1125,6 @@ class _Missing:
 
 
 _MISSING = _Missing()
-
-
-def _constant_int(node: ast.expr) -> int | None:
-    """The value of an integer literal, possibly negated."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _constant_int(node.operand)
-        return None if inner is None else -inner
-    return None
 
 
 def _target_names(target: ast.expr) -> set[str]:
