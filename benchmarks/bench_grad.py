@@ -7,10 +7,18 @@ are checked against central finite differences and against JAX; cofactor's again
 hand-written ones. A failure in cofactor is reported as such; the run goes on.
 JAX runs single-threaded (``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false``) unless
 ``XLA_FLAGS`` is already set, to compare with single-threaded native code.
+
+Tape memory: the most memory cofactor's reverse-mode caches hold at once during one gradient
+call. The caches grow with ``realloc`` and are released with ``free``; a child process
+(``--tape KERNEL``) routes those two calls of the compiled code, and only those, through
+counting wrappers (``llvmlite.binding.add_symbol``) and reports the peak.
 """
 
 import argparse
+import ctypes
+import json
 import os
+import subprocess
 import sys
 
 import common
@@ -50,6 +58,48 @@ def cofactor_grad(cofactor, fn, argnums):
     if cofactor is None or not hasattr(cofactor, "grad"):
         raise RuntimeError("cofactor.grad is not available")
     return cofactor.grad(fn, argnums=argnums)
+
+
+def tape_probe(name, quick):
+    """Child process: print the peak bytes held by cofactor's caches in one gradient call."""
+    from llvmlite import binding
+
+    libc = ctypes.CDLL(None)
+    realloc, free = libc.realloc, libc.free
+    realloc.restype, realloc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
+    free.restype, free.argtypes = None, [ctypes.c_void_p]
+    held, peak = {}, [0]
+
+    @ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+    def counting_realloc(pointer, size):
+        held.pop(pointer, None)
+        new = realloc(pointer, size)
+        held[new] = size
+        peak[0] = max(peak[0], sum(held.values()))
+        return new
+
+    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+    def counting_free(pointer):
+        held.pop(pointer, None)
+        free(pointer)
+
+    binding.add_symbol("realloc", ctypes.cast(counting_realloc, ctypes.c_void_p).value)
+    binding.add_symbol("free", ctypes.cast(counting_free, ctypes.c_void_p).value)
+    import cofactor
+
+    args, _ = kernels.KERNELS[name](quick)
+    grad = cofactor.grad(getattr(kernels, name), argnums=handwritten_grads.GRAD_ARGNUMS[name])
+    grad(*args)
+    print(json.dumps({"tape_bytes": peak[0]}))
+
+
+def tape_bytes(name, quick):
+    """Peak bytes of cofactor's caches in one gradient call of kernel ``name`` (child process)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--tape", name] + ["--quick"] * quick,
+        capture_output=True, text=True, timeout=600, check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])["tape_bytes"]
 
 
 def check(label, err, tol):
@@ -118,7 +168,7 @@ def bench_kernel(name, make_inputs, nb, hw, cofactor, opts):
     measure("jax_grad_s", jax_grad, jargs)
 
     # cofactor: its own primal, then its gradient.
-    row.update(cofactor_primal_s=None, cofactor_grad_s=None)
+    row.update(cofactor_primal_s=None, cofactor_grad_s=None, cofactor_tape_bytes=None)
     row.update(cofactor_primal_error=None, cofactor_grad_error=None)
     try:
         compiled = common.cofactor_jit(cofactor, fn)
@@ -134,6 +184,7 @@ def bench_kernel(name, make_inputs, nb, hw, cofactor, opts):
             "cofactor grad vs hand-written", common.rel_error(grads, hand), RTOL
         )
         measure("cofactor_grad_s", cgrad, args)
+        row["cofactor_tape_bytes"] = tape_bytes(name, opts.quick)
     except Exception as exc:
         row["cofactor_grad_error"] = common.describe_error(exc)
         print(f"  FAILED {name} (cofactor.grad): {row['cofactor_grad_error']}")
@@ -167,6 +218,13 @@ def bench_overhead(name, make_inputs, hw, cofactor, opts):
     return row
 
 
+def fmt_bytes(n):
+    """Bytes as kB or MB; '-' for None."""
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
 def report(data):
     t, r = common.fmt_time, common.fmt_ratio
     rows = []
@@ -188,6 +246,7 @@ def report(data):
                 r(q["cofactor_over_jax"]),
                 r(q["cofactor_over_hand"]),
                 r(q["jax_over_hand"]),
+                fmt_bytes(k["cofactor_tape_bytes"]),
                 ("MISMATCH: " + ", ".join(failed) if failed else "checks ok")
                 + "; cofactor "
                 + state,
@@ -205,6 +264,7 @@ def report(data):
         "cofactor/JAX",
         "cofactor/hand",
         "JAX/hand",
+        "cofactor tape",
         "status",
     ]
     print("\n## Gradient time per call (best of repeats)\n")
@@ -239,7 +299,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, short timings")
     parser.add_argument("--out", default=str(common.RESULTS_DIR / "grad.json"))
+    parser.add_argument("--tape", metavar="KERNEL", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
+    if opts.tape:
+        tape_probe(opts.tape, opts.quick)
+        return 0
     opts.budget = 0.1 if opts.quick else 0.5
     # Read when JAX starts its CPU backend, i.e. at the first computation.
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")

@@ -54,7 +54,13 @@ def load_function(spec: str) -> Callable:
 def _ir_command(args: argparse.Namespace) -> int:
     from cofactor.compiler.diagnostics import CompileError
     from cofactor.compiler.options import Options
-    from cofactor.compiler.pipeline import Derivative, Instrumentation, stage_text
+    from cofactor.compiler.pipeline import (
+        ActivityError,
+        Derivative,
+        Instrumentation,
+        is_differentiable,
+        stage_text,
+    )
     from cofactor.compiler.types import parse_signature
 
     fn = load_function(args.function)
@@ -70,9 +76,21 @@ def _ir_command(args: argparse.Namespace) -> int:
         wrt = {int(k) for k in args.jvp.split(",") if k.strip()}
         activity = tuple("dup" if k in wrt else "const" for k in range(len(types)))
         derivative = Derivative("forward", activity, width=args.width)
+    if args.grad is not None:
+        from cofactor.compiler.types import ArrayType
+
+        wrt = {int(k) for k in args.grad.split(",") if k.strip()}
+        for k in sorted(wrt):
+            if not 0 <= k < len(types) or not is_differentiable(types[k]):
+                print(f"cofactor: error: --grad {k}: no float argument {k} in the signature",
+                      file=sys.stderr)
+                return 1
+        activity = tuple("const" if k not in wrt else "dup" if isinstance(t, ArrayType)
+                         else "active" for k, t in enumerate(types))
+        derivative = Derivative("reverse", activity)
     try:
         text = stage_text(fn, types, options, args.stage, instrument, derivative)
-    except CompileError as exc:
+    except (CompileError, ActivityError) as exc:
         print(f"cofactor: error: {exc}", file=sys.stderr)
         return 1
     if not args.print_ir_after_all:
@@ -120,6 +138,8 @@ def main(args: Sequence[str] | None = None) -> int:
     ir.add_argument("--jvp", metavar="ARGNUMS",
                     help="show the forward-mode derivative w.r.t. these arguments, e.g. 0,2")
     ir.add_argument("--width", type=int, default=1, help="vector width of --jvp")
+    ir.add_argument("--grad", metavar="ARGNUMS",
+                    help="show the reverse-mode gradient w.r.t. these arguments, e.g. 0,1")
     ir.set_defaults(run=_ir_command)
     aot = sub.add_parser("compile", help="compile a function to a shared library and C header")
     aot.add_argument("function", help="path/file.py:function")

@@ -29,7 +29,8 @@ from cofactor.passes import all_passes
 STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
 
 OPTIMIZE = ("canonicalize", "cse")
-AD = ("ad-forward", "canonicalize", "cse")
+AD = ("ad-reverse", "ad-forward", "canonicalize", "cse")
+AD_LOWER = ("ad-lower-cache",)
 LOWER = (
     "lower-scf-while-to-cf",
     "convert-scf-to-cf",
@@ -102,14 +103,23 @@ class Lowered:
     written: frozenset[int]
 
 
+class ActivityError(TypeError):
+    """A derivative request that does not fit the function's types."""
+
+
 @dataclass(frozen=True)
 class Derivative:
     """A derivative to build instead of the primal: Enzyme-style activities per
-    argument and per (flattened) result, and the vector width."""
+    argument and per (flattened) result, and the vector width.
 
-    mode: str  # "forward"
+    `forward`: tangents (`ad.fwddiff`). `reverse`: adjoints (`ad.autodiff`).
+    `hessian`: forward mode over the reverse-mode gradient of a scalar
+    function (`ad.fwddiff` of a function holding an `ad.autodiff`): Hessian
+    times `width` tangents of the `active`/`dup` arguments."""
+
+    mode: str  # "forward", "reverse" or "hessian"
     activity: tuple[str, ...]
-    ret_activity: tuple[str, ...] | None = None  # default: every result "dup"
+    ret_activity: tuple[str, ...] | None = None  # default: by mode, see `default_returns`
     width: int = 1
 
     def key(self) -> str:
@@ -124,35 +134,114 @@ def is_differentiable(t: ValueType) -> bool:
     return isinstance(scalar, ScalarType) and scalar.is_float
 
 
+def default_returns(mode: str, outputs: list[ValueType]) -> tuple[str, ...]:
+    """Forward mode: every float result `dup`. Reverse mode: float scalars
+    `active`, float arrays `dup` (seeded), the rest `const`."""
+    from cofactor.compiler.types import ArrayType
+
+    if mode == "forward":
+        return tuple("dup" if is_differentiable(t) else "const" for t in outputs)
+    return tuple("const" if not is_differentiable(t) else "dup" if isinstance(t, ArrayType)
+                 else "active" for t in outputs)
+
+
 def add_request(module: ModuleOp, symbol: str, arg_types: tuple[ValueType, ...],
                 result_type: ValueType, request: Derivative
                 ) -> tuple[str, tuple[ValueType, ...], ValueType]:
-    """Add a function that asks for `request` of `symbol` (an `ad.fwddiff`), and
-    return its symbol and its argument and result types."""
-    from xdsl.dialects import func
-    from xdsl.ir import Block, Region
+    """Add a function that asks for `request` of `symbol` (an `ad.fwddiff`, an
+    `ad.autodiff`, or both for a Hessian), and return its symbol and its
+    argument and result types.
 
+    - forward: arguments (each `dup` one followed by `width` tangents);
+      returns (primal results, (tangents...)).
+    - reverse: arguments (each `dup` one followed by its shadow), then one
+      seed per result that is not `const`; returns (primal results,
+      (adjoints of the `active` arguments...)).
+    - hessian: the reverse-mode arguments and the seed of the one scalar
+      result, each differentiated argument and shadow followed by `width`
+      tangents; returns the `width` tangents of each `active` argument's
+      adjoint (those of `dup` arrays accumulate into the shadows' tangents)."""
     from cofactor.compiler.frontend import flat_ir_types
-    from cofactor.compiler.types import TupleType, ir_type_to_value_type
-    from cofactor.dialects.ad import Activity, FwdDiffOp
+    from cofactor.compiler.types import ArrayType, TupleType, ir_type_to_value_type
+    from cofactor.dialects.ad import Activity
 
     outputs = [ir_type_to_value_type(t) for t in flat_ir_types(result_type)]
     acts = [Activity(a) for a in request.activity]
-    rets = [Activity(a) for a in request.ret_activity
-            or tuple("dup" if is_differentiable(t) else "const" for t in outputs)]
-    w = request.width
-    args = tuple(t for t, a in zip(arg_types, acts, strict=True)
-                 for t in [t] * (1 + w * a.has_shadow))
-    primals = [t for t, a in zip(outputs, rets, strict=True) if a.returns_primal]
-    tangents = [t for t, a in zip(outputs, rets, strict=True) for t in [t] * (w * a.has_shadow)]
-    name = f"{symbol}_fwd"
-    block = Block(arg_types=[t.ir for t in args])
-    results = [t.ir for t in primals + tangents]
-    call = FwdDiffOp(symbol, block.args, acts, rets, results, w)
+    if request.mode == "hessian":
+        rets = [Activity(a) for a in request.ret_activity or ("activenoneed",)]
+    else:
+        rets = [Activity(a) for a in request.ret_activity
+                or default_returns(request.mode, outputs)]
+    if len(rets) != len(outputs):
+        raise ActivityError(f"the function returns {len(outputs)} values ({result_type}), the "
+                        f"derivative needs {len(rets)}")
+    for k, (t, act) in enumerate(zip(outputs, rets, strict=True)):
+        if act is not Activity.CONST and not is_differentiable(t):
+            raise ActivityError(f"result {k} has type {t}, which has no derivative")
+        scalar = act in (Activity.ACTIVE, Activity.ACTIVENONEED)
+        if request.mode != "forward" and act is not Activity.CONST and scalar == isinstance(
+                t, ArrayType):
+            raise ActivityError(f"result {k} has type {t}: only a float scalar result can be "
+                            "active (seeded with a number), an array result is dup (seeded "
+                            "with an array, as vjp and jacrev do)")
+    if request.mode == "forward":
+        return _forward_request(module, symbol, arg_types, outputs, result_type, acts, rets,
+                                request.width)
+    name, inputs, primals, adjoints = _reverse_request(module, symbol, arg_types, outputs,
+                                                       acts, rets)
+    if request.mode == "reverse":
+        primal = result_type if len(primals) == len(outputs) else TupleType(tuple(primals))
+        return name, inputs, TupleType((primal, TupleType(tuple(adjoints))))
+    differentiated = [a is not Activity.CONST for a in acts]
+    grad_acts = [Activity.DUP if d else Activity.CONST
+                 for d, a in zip(differentiated, acts, strict=True)
+                 for _ in range(1 + a.has_shadow)]
+    grad_acts += [Activity.CONST] * (len(inputs) - len(grad_acts))
+    return _forward_request(module, name, inputs, adjoints, TupleType(tuple(adjoints)),
+                            grad_acts, [Activity.DUPNONEED] * len(adjoints), request.width,
+                            suffix="_hess")
+
+
+def _request_function(module: ModuleOp, name: str, inputs: list, results: list,
+                      make) -> None:
+    from xdsl.dialects import func
+    from xdsl.ir import Block, Region
+
+    block = Block(arg_types=[t.ir for t in inputs])
+    call = make(block.args, [t.ir for t in results])
     block.add_ops([call, func.ReturnOp(*call.results)])
-    module.body.block.add_op(func.FuncOp(name, ([t.ir for t in args], results), Region(block)))
+    module.body.block.add_op(func.FuncOp(name, ([t.ir for t in inputs],
+                                                [t.ir for t in results]), Region(block)))
+
+
+def _forward_request(module, symbol, arg_types, outputs, result_type, acts, rets, width,
+                     suffix="_fwd"):
+    from cofactor.compiler.types import TupleType
+    from cofactor.dialects.ad import FwdDiffOp
+
+    args = tuple(t for t, a in zip(arg_types, acts, strict=True)
+                 for t in [t] * (1 + width * a.has_shadow))
+    primals = [t for t, a in zip(outputs, rets, strict=True) if a.returns_primal]
+    tangents = [t for t, a in zip(outputs, rets, strict=True)
+                for t in [t] * (width * a.has_shadow)]
+    name = symbol + suffix
+    _request_function(module, name, list(args), primals + tangents,
+                      lambda inputs, types: FwdDiffOp(symbol, inputs, acts, rets, types, width))
     primal = result_type if len(primals) == len(outputs) else TupleType(tuple(primals))
     return name, args, TupleType((primal, TupleType(tuple(tangents))))
+
+
+def _reverse_request(module, symbol, arg_types, outputs, acts, rets):
+    from cofactor.dialects.ad import Activity, AutoDiffOp, has_seed
+
+    inputs = [t for t, a in zip(arg_types, acts, strict=True) for t in [t] * (1 + a.has_shadow)]
+    inputs += [t for t, a in zip(outputs, rets, strict=True) if has_seed(a)]
+    primals = [t for t, a in zip(outputs, rets, strict=True) if a.returns_primal]
+    adjoints = [t for t, a in zip(arg_types, acts, strict=True) if a is Activity.ACTIVE]
+    name = f"{symbol}_grad"
+    _request_function(module, name, inputs, primals + adjoints,
+                      lambda args, types: AutoDiffOp(symbol, args, acts, rets, types))
+    return name, tuple(inputs), primals, adjoints
 
 
 def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
@@ -185,6 +274,8 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
         instrument.run(AD, module)
     if "ad" in keep:
         stages["ad"] = str(module)
+    if derivative is not None:
+        instrument.run(AD_LOWER, module)
     instrument.run(LOWER, module)
     if "llvm-dialect" in keep:
         stages["llvm-dialect"] = str(module)

@@ -1,17 +1,22 @@
 """The `ad` dialect: requests for derivatives, as Enzyme-MLIR's `enzyme` dialect.
 
 `ad.fwddiff @f(...)` asks for the forward-mode derivative (the tangent) of the
-function `@f`; the `ad-forward` pass replaces it by a call to a generated
-derivative function. Activities say, per argument and per result, what the
-request carries:
+function `@f`, `ad.autodiff @f(...)` for its reverse-mode derivative (the
+adjoints); the `ad-forward` and `ad-reverse` passes replace them by calls to
+generated derivative functions. Activities say, per argument and per result,
+what the request carries:
 
 - `const`: the primal only, no derivative;
 - `dup` (duplicated): the primal and its shadow (a tangent; for an array, a
   shadow array of the same shape holding the tangent of every element);
 - `dupnoneed`: as `dup`, but the primal of a result is not returned (on an
   argument it means the same as `dup`);
-- `active`, `activenoneed`: a scalar whose adjoint is returned (reverse mode,
-  which shares this attribute).
+- `active`, `activenoneed`: reverse mode only. An `active` argument is a
+  scalar whose adjoint is returned; an `active` result is a scalar whose
+  adjoint (the seed) is given; `activenoneed` does not return its primal.
+
+In reverse mode a `dup` argument is an array and its shadow accumulates the
+adjoint (`+=`), and a `dup` result is an array whose seed is an array.
 
 In vector mode (`width` W > 1) every shadow is W values: a `dup` argument is
 followed by W shadow operands and a `dup` result gives W tangent results.
@@ -19,8 +24,22 @@ followed by W shadow operands and a `dup` result gives W tangent results.
     %y, %dy = ad.fwddiff @f(%x, %dx, %n) {activity = [#ad<activity dup>,
         #ad<activity const>], ret_activity = [#ad<activity dup>]}
         : (f64, f64, i64) -> (f64, f64)
+    %y, %xbar = ad.autodiff @f(%x, %n, %ybar) {activity = [#ad<activity active>,
+        #ad<activity const>], ret_activity = [#ad<activity active>]}
+        : (f64, i64, f64) -> (f64, f64)
 
-Reverse-mode ops will join `AD` below and reuse `ActivityAttr`.
+The reverse sweep reads values of the forward sweep from LIFO caches (tapes),
+as Enzyme-MLIR's `enzyme.init`/`push`/`pop`: `ad.init` makes an empty cache of
+one element type, `ad.push` appends, `ad.pop` takes the last value back.
+`ad.reserve %c, %n` makes room for `n` more pushes: a push needs a slot
+reserved before it (one reservation covers a whole loop nest when its trip
+counts are known), so that it lowers to a plain store. The `ad-lower-cache`
+pass turns caches into growable memref buffers.
+
+    %c = ad.init : !ad.cache<f64>
+    ad.reserve %c, %n : !ad.cache<f64>
+    ad.push %c, %v : !ad.cache<f64>
+    %w = ad.pop %c : !ad.cache<f64>
 """
 
 from __future__ import annotations
@@ -38,17 +57,30 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.utils import EnumAttribute, StrEnum
-from xdsl.ir import Attribute, Dialect, Operation, SpacedOpaqueSyntaxAttribute, SSAValue
+from xdsl.ir import (
+    Attribute,
+    Dialect,
+    Operation,
+    ParametrizedAttribute,
+    SpacedOpaqueSyntaxAttribute,
+    SSAValue,
+    TypeAttribute,
+)
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
+    base,
     irdl_attr_definition,
     irdl_op_definition,
+    operand_def,
     opt_prop_def,
     prop_def,
+    result_def,
     var_operand_def,
     var_result_def,
 )
+from xdsl.parser import AttrParser, Parser
+from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
 
@@ -157,4 +189,210 @@ class FwdDiffOp(IRDLOperation):
             )
 
 
-AD = Dialect("ad", [FwdDiffOp], [ActivityAttr])
+_REVERSE_ARGS = (Activity.CONST, Activity.DUP, Activity.DUPNONEED, Activity.ACTIVE)
+
+
+def has_seed(act: Activity) -> bool:
+    """A result whose adjoint the reverse-mode request gives (a seed operand)."""
+    return act is not Activity.CONST
+
+
+@irdl_op_definition
+class AutoDiffOp(IRDLOperation):
+    """The adjoints of `fn`, as Enzyme-MLIR's `enzyme.autodiff`: operands are
+    its arguments, each `dup` one followed by its shadow (an array that
+    accumulates the adjoint), then one seed per result that is not `const` (a
+    scalar for `active`, an array for `dup`); results are the primal results
+    that are not `noneed`, then the adjoint of each `active` argument."""
+
+    name = "ad.autodiff"
+
+    fn = prop_def(FlatSymbolRefAttrConstr)
+    activity = prop_def(ArrayAttr[ActivityAttr])
+    ret_activity = prop_def(ArrayAttr[ActivityAttr])
+    inputs = var_operand_def()
+    outputs = var_result_def()
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$fn `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs)"
+
+    def __init__(
+        self,
+        fn: str | SymbolRefAttr,
+        inputs: Sequence[SSAValue | Operation],
+        activity: Sequence[Activity | str],
+        ret_activity: Sequence[Activity | str],
+        result_types: Sequence[Attribute],
+    ):
+        super().__init__(
+            operands=[inputs],
+            result_types=[result_types],
+            properties={
+                "fn": FlatSymbolRefAttr(fn) if isinstance(fn, str) else fn,
+                "activity": activities(activity),
+                "ret_activity": activities(ret_activity),
+            },
+        )
+
+    @property
+    def arg_activities(self) -> tuple[Activity, ...]:
+        return tuple(a.data for a in self.activity.data)
+
+    @property
+    def result_activities(self) -> tuple[Activity, ...]:
+        return tuple(a.data for a in self.ret_activity.data)
+
+    def verify_(self) -> None:
+        args, rets = self.arg_activities, self.result_activities
+        for act in args:
+            if act not in _REVERSE_ARGS:
+                raise VerifyException(f"{self.name}: activity {act} is not an argument activity")
+        expected = sum(1 + a.has_shadow for a in args) + sum(map(has_seed, rets))
+        if len(self.inputs) != expected:
+            raise VerifyException(
+                f"{self.name}: activities {[str(a) for a in args]} and ret_activity "
+                f"{[str(a) for a in rets]} need {expected} operands, got {len(self.inputs)}")
+        expected = sum(a.returns_primal for a in rets) + args.count(Activity.ACTIVE)
+        if len(self.outputs) != expected:
+            raise VerifyException(
+                f"{self.name}: activities {[str(a) for a in args]} and ret_activity "
+                f"{[str(a) for a in rets]} need {expected} results, got {len(self.outputs)}")
+
+
+# --------------------------------------------------------------------------
+# caches (tapes)
+
+
+@irdl_attr_definition
+class CacheType(ParametrizedAttribute, TypeAttribute):
+    """`!ad.cache<T>`: a LIFO cache of values of type T."""
+
+    name = "ad.cache"
+
+    element: Attribute
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_attribute(self.element)
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> tuple[Attribute]:
+        with parser.in_angle_brackets():
+            return (parser.parse_type(),)
+
+
+def _print_cache_op(op: IRDLOperation, printer: Printer) -> None:
+    """`ad.<op> %cache[, %operand] : !ad.cache<T>`: the cache type gives the rest."""
+    printer.print_string(" ")
+    printer.print_list(op.operands, printer.print_operand)
+    printer.print_op_attributes(op.attributes)
+    printer.print_string(" : ")
+    printer.print_attribute(op.operands[0].type)
+
+
+def _parse_cache_op(parser: Parser, n_operands: int
+                    ) -> tuple[list[Parser.UnresolvedOperand], dict[str, Attribute], CacheType]:
+    names = [parser.parse_unresolved_operand()]
+    for _ in range(n_operands - 1):
+        parser.parse_punctuation(",")
+        names.append(parser.parse_unresolved_operand())
+    attrs = parser.parse_optional_attr_dict()
+    parser.parse_punctuation(":")
+    cache = parser.parse_type()
+    if not isinstance(cache, CacheType):
+        parser.raise_error(f"expected an !ad.cache type, got {cache}")
+    return names, attrs, cache
+
+
+@irdl_op_definition
+class InitOp(IRDLOperation):
+    """An empty cache."""
+
+    name = "ad.init"
+
+    cache = result_def(CacheType)
+
+    assembly_format = "attr-dict `:` type($cache)"
+
+    def __init__(self, element: Attribute):
+        super().__init__(result_types=[CacheType(element)])
+
+
+@irdl_op_definition
+class ReserveOp(IRDLOperation):
+    """Makes room in `cache` for `count` more pushes."""
+
+    name = "ad.reserve"
+
+    cache = operand_def(base(CacheType))
+    count = operand_def(i64)
+
+    def __init__(self, cache: SSAValue, count: SSAValue, attributes: dict | None = None):
+        super().__init__(operands=[cache, count], attributes=attributes or {})
+
+    def print(self, printer: Printer) -> None:
+        _print_cache_op(self, printer)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ReserveOp:
+        (cache, count), attrs, t = _parse_cache_op(parser, 2)
+        return cls(parser.resolve_operand(cache, t), parser.resolve_operand(count, i64), attrs)
+
+
+@irdl_op_definition
+class PushOp(IRDLOperation):
+    """Appends `value` to `cache`, into a slot reserved before."""
+
+    name = "ad.push"
+
+    cache = operand_def(base(CacheType))
+    value = operand_def()
+
+    def __init__(self, cache: SSAValue, value: SSAValue, attributes: dict | None = None):
+        super().__init__(operands=[cache, value], attributes=attributes or {})
+
+    def verify_(self) -> None:
+        if self.value.type != self.cache.type.element:
+            raise VerifyException(f"{self.name}: pushes a {self.value.type} into a "
+                                  f"{self.cache.type}")
+
+    def print(self, printer: Printer) -> None:
+        _print_cache_op(self, printer)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> PushOp:
+        (cache, value), attrs, t = _parse_cache_op(parser, 2)
+        return cls(parser.resolve_operand(cache, t), parser.resolve_operand(value, t.element),
+                   attrs)
+
+
+@irdl_op_definition
+class PopOp(IRDLOperation):
+    """Removes the last value of `cache` and returns it."""
+
+    name = "ad.pop"
+
+    cache = operand_def(base(CacheType))
+    value = result_def()
+
+    def __init__(self, cache: SSAValue, attributes: dict | None = None):
+        assert isinstance(cache.type, CacheType)
+        super().__init__(operands=[cache], result_types=[cache.type.element],
+                         attributes=attributes or {})
+
+    def verify_(self) -> None:
+        if self.value.type != self.cache.type.element:
+            raise VerifyException(f"{self.name}: pops a {self.value.type} from a "
+                                  f"{self.cache.type}")
+
+    def print(self, printer: Printer) -> None:
+        _print_cache_op(self, printer)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> PopOp:
+        (cache,), attrs, t = _parse_cache_op(parser, 1)
+        return cls(parser.resolve_operand(cache, t), attrs)
+
+
+AD = Dialect("ad", [FwdDiffOp, AutoDiffOp, InitOp, ReserveOp, PushOp, PopOp],
+             [ActivityAttr, CacheType])

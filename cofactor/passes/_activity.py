@@ -14,7 +14,9 @@ is *active* when it is both
 Arrays are tracked by alias class (a union-find over memref values joined by
 scf flow and by any op whose array result may alias an array operand: views,
 calls): an array becomes varied when a varied value is stored into any alias
-of it, and an active array class is one that needs a shadow. Only float
+of it, and an active array class is one that needs a shadow. The caches of
+reverse mode (`!ad.cache`) are tracked like arrays: a push stores, a pop
+loads, so that forward mode can differentiate a gradient function. Only float
 scalars and arrays of floats can be varied; integers never are. Each analysis
 is a pair of fixpoints over the ops, linear per sweep.
 
@@ -32,13 +34,21 @@ from xdsl.dialects.builtin import AnyFloat, MemRefType, ModuleOp
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.traits import SymbolTable
 
+from cofactor.dialects.ad import CacheType, PushOp
 from cofactor.passes._tangent_rules import INACTIVE, MEMREF_ALLOCS
 
 
+def array_like(t: Attribute) -> bool:
+    """Values that hold other values: arrays and caches."""
+    return isinstance(t, MemRefType | CacheType)
+
+
 def differentiable(t: Attribute) -> bool:
-    """Float scalars and arrays of floats can carry derivatives."""
+    """Float scalars, arrays of floats, and caches of those can carry derivatives."""
     if isinstance(t, MemRefType):
         return isinstance(t.element_type, AnyFloat)
+    if isinstance(t, CacheType):
+        return differentiable(t.element)
     return isinstance(t, AnyFloat)
 
 
@@ -90,7 +100,7 @@ class FunctionActivity:
 
     def key(self, v: SSAValue) -> SSAValue:
         """A scalar stands for itself, an array for its alias class."""
-        if not isinstance(v.type, MemRefType):
+        if not array_like(v.type):
             return v
         root = v
         while root in self.parent:
@@ -142,6 +152,7 @@ class ActivityAnalysis:
     def __init__(self, module: ModuleOp):
         self.module = module
         self._summaries: dict[tuple[str, tuple[bool, ...]], tuple[tuple[bool, ...], ...]] = {}
+        self._written: dict[str, tuple[bool, ...]] = {}
 
     def callee(self, call: func.CallOp) -> func.FuncOp | None:
         """The called function if it has a body (None for declarations)."""
@@ -156,7 +167,7 @@ class ActivityAnalysis:
         info = self._setup(fn, active_args)
         self._propagate_varied(info)
         for arg, active in zip(fn.args, active_args, strict=True):
-            if active and isinstance(arg.type, MemRefType):
+            if active and array_like(arg.type):
                 info.mark(info.useful, arg)
         for op in fn.walk():
             if isinstance(op, func.ReturnOp):
@@ -190,6 +201,27 @@ class ActivityAnalysis:
             self._summaries[key] = (results, tuple(info.is_varied(a) for a in fn.args))
         return self._summaries[key]
 
+    def aliases(self, fn: func.FuncOp) -> FunctionActivity:
+        """The alias classes of `fn`'s arrays, with nothing varied."""
+        return self._setup(fn, [False] * len(fn.args))
+
+    def written_args(self, fn: func.FuncOp) -> tuple[bool, ...]:
+        """Which arguments of `fn` are arrays that it (or a callee) may store into."""
+        name = fn.sym_name.data
+        if name not in self._written:
+            self._written[name] = tuple(isinstance(a.type, MemRefType) for a in fn.args)  # cycle
+            info = self.aliases(fn)
+            written: set[SSAValue] = set()
+            for op in fn.walk():
+                if isinstance(op, memref.StoreOp):
+                    written.add(info.key(op.memref))
+                elif isinstance(op, func.CallOp) and (callee := self.callee(op)) is not None:
+                    written.update(info.key(v) for v, w in zip(
+                        op.operands, self.written_args(callee), strict=True) if w)
+            self._written[name] = tuple(isinstance(a.type, MemRefType) and info.key(a) in written
+                                        for a in fn.args)
+        return self._written[name]
+
     # -- the two fixpoints ------------------------------------------------
 
     def _setup(self, fn: func.FuncOp, varied_args: Sequence[bool]) -> FunctionActivity:
@@ -197,13 +229,15 @@ class ActivityAnalysis:
         for op in fn.walk():
             # An array result (of a view, a call, a select) may alias any array operand.
             if not isinstance(op, MEMREF_ALLOCS):
-                arrays = [v for v in op.operands if isinstance(v.type, MemRefType)]
+                arrays = [v for v in op.operands if array_like(v.type)]
                 for res in op.results:
-                    if isinstance(res.type, MemRefType):
+                    if array_like(res.type):
                         for array in arrays:
                             info.union(res, array)
+            if isinstance(op, PushOp) and array_like(op.value.type):
+                info.union(op.cache, op.value)
             for src, dst in scf_flows(op):
-                if isinstance(dst.type, MemRefType):
+                if array_like(dst.type):
                     info.union(src, dst)
         for arg, varied in zip(fn.args, varied_args, strict=True):
             if varied:
@@ -220,9 +254,10 @@ class ActivityAnalysis:
 
     def _varied_step(self, info: FunctionActivity, op: Operation) -> bool:
         changed = False
-        if isinstance(op, memref.StoreOp):
-            if info.is_varied(op.value):
-                changed |= info.mark(info.varied, op.memref)
+        if isinstance(op, memref.StoreOp | PushOp):
+            stored, into = _stored(op)
+            if info.is_varied(stored):
+                changed |= info.mark(info.varied, into)
         elif isinstance(op, func.CallOp) and (callee := self.callee(op)) is not None:
             pattern = tuple(info.is_varied(v) for v in op.operands)
             results, args = self.varied_summary(callee, pattern)
@@ -248,13 +283,14 @@ class ActivityAnalysis:
 
     def _useful_step(self, info: FunctionActivity, op: Operation) -> bool:
         changed = False
-        if isinstance(op, memref.StoreOp):
-            if info.is_useful(op.memref):
-                changed |= info.mark(info.useful, op.value)
+        if isinstance(op, memref.StoreOp | PushOp):
+            stored, into = _stored(op)
+            if info.is_useful(into):
+                changed |= info.mark(info.useful, stored)
         elif isinstance(op, func.CallOp):
             # Conservative: what the callee returns or writes may depend on any argument.
             if any(info.is_useful(v) for v in op.results) or any(
-                    info.is_useful(v) for v in op.operands if isinstance(v.type, MemRefType)):
+                    info.is_useful(v) for v in op.operands if array_like(v.type)):
                 for v in op.operands:
                     changed |= info.mark(info.useful, v)
         elif _is_data_flow(op) and any(info.is_useful(v) for v in op.results):
@@ -264,6 +300,13 @@ class ActivityAnalysis:
             if info.is_useful(dst):
                 changed |= info.mark(info.useful, src)
         return changed
+
+
+def _stored(op: memref.StoreOp | PushOp) -> tuple[SSAValue, SSAValue]:
+    """(value, where it goes) of a store or a push."""
+    if isinstance(op, PushOp):
+        return op.value, op.cache
+    return op.value, op.memref
 
 
 def _is_data_flow(op: Operation) -> bool:

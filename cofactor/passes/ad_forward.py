@@ -22,7 +22,10 @@ each active op (see _activity: varied and useful):
   for the activities at the call; a value or array nobody differentiates is
   passed `const`;
 - `ub.poison` has no tangent (zero where one is needed) and `rt` checks stay
-  primal-only.
+  primal-only;
+- a reverse-mode cache (`ad.init`) that holds active values has W tangent
+  caches: each push, pop and reservation is repeated on them, so forward mode
+  differentiates gradient functions (Hessians are forward over reverse).
 
 Vector mode (width W) keeps W separate tangents per scalar and W shadow arrays
 per array: W copies of the tangent code, no vector types, so the lowering
@@ -34,17 +37,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, memref, scf, ub
+from xdsl.dialects import func, memref, scf, ub
 from xdsl.dialects.builtin import (
-    DYNAMIC_INDEX,
     AnyFloat,
     FunctionType,
-    IndexType,
-    IntegerAttr,
     MemRefType,
     ModuleOp,
-    NoneAttr,
-    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
@@ -52,8 +50,17 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import SymbolTable
 from xdsl.utils.exceptions import PassFailedException
 
-from cofactor.dialects.ad import Activity, FwdDiffOp
+from cofactor.dialects.ad import (
+    Activity,
+    CacheType,
+    FwdDiffOp,
+    InitOp,
+    PopOp,
+    PushOp,
+    ReserveOp,
+)
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
+from cofactor.passes._shadows import zero_array, zero_fill
 from cofactor.passes._tangent_rules import (
     INACTIVE,
     MEMREF_ALLOCS,
@@ -98,7 +105,7 @@ class ForwardDiff:
                 f"{len(ftype.outputs)} results, the request gives {len(args)} and "
                 f"{len(results)} activities")
         for t, act in zip((*ftype.inputs, *ftype.outputs), (*args, *results), strict=True):
-            if act.has_shadow and not isinstance(t, AnyFloat | MemRefType):
+            if act.has_shadow and not isinstance(t, AnyFloat | MemRefType | CacheType):
                 raise PassFailedException(f"ad-forward: @{name}: a {t} cannot be {act}")
         inputs = [u for t, a in zip(ftype.inputs, args, strict=True)
                   for u in [t] * (1 + width * a.has_shadow)]
@@ -157,7 +164,9 @@ class _Tangents:
         """W zero tangents for old value `like`: one zero constant, or W new
         zero-filled arrays of its shape."""
         if isinstance(like.type, MemRefType):
-            return [_zero_array(e, self.primal[like]) for _ in range(self.width)]
+            return [zero_array(e, self.primal[like]) for _ in range(self.width)]
+        if isinstance(like.type, CacheType):
+            return [e.op(InitOp(like.type.element)) for _ in range(self.width)]
         return [e.const(0.0, like.type)] * self.width
 
     def _tangent_or_zero(self, e: Emit, v: SSAValue) -> list[SSAValue]:
@@ -220,6 +229,8 @@ class _Tangents:
                     for t, s in zip(self._tangent_or_zero(e, op.value), self.tangent[op.memref],
                                     strict=True):
                         e.insert(memref.StoreOp.get(t, s, new.indices))
+            case InitOp() | ReserveOp() | PushOp() | PopOp():
+                self.cache_op(e, op)
             case _:
                 self.generic(e, op)
 
@@ -247,6 +258,30 @@ class _Tangents:
                      new.results[0].type)
             for k in range(self.width)])
 
+    def cache_op(self, e: Emit, op: Operation) -> None:
+        """The same op on the tangent caches of an active cache, so that they
+        stay in step with it (a pop is repeated even if its value is not
+        active)."""
+        new = self._clone(e, op)
+        if isinstance(op, InitOp):
+            if self._active(op.cache):
+                self._set_tangents(op.cache, [e.op(InitOp(op.cache.type.element))
+                                              for _ in range(self.width)])
+            return
+        if not self._active(op.cache):
+            return
+        caches = self.tangent[op.cache]
+        if isinstance(op, ReserveOp):
+            for c in caches:
+                e.insert(ReserveOp(c, new.count))
+        elif isinstance(op, PushOp):
+            for c, t in zip(caches, self._tangent_or_zero(e, op.value), strict=True):
+                e.insert(PushOp(c, t))
+        else:
+            popped = [e.insert(PopOp(c)).results[0] for c in caches]
+            if self._active(op.value):
+                self._set_tangents(op.value, popped)
+
     def memref_op(self, e: Emit, op: Operation) -> None:
         if isinstance(op, MEMREF_FREES):
             for s in self.tangent[op.operands[0]]:
@@ -256,7 +291,7 @@ class _Tangents:
                 self._shadow_op(e, op, s).results[0] for s in self.tangent[op.operands[0]]])
         elif isinstance(op, MEMREF_ALLOCS):
             self._set_tangents(op.results[0], [
-                _zero_fill(e, self._shadow_op(e, op).results[0]) for _ in range(self.width)])
+                zero_fill(e, self._shadow_op(e, op).results[0]) for _ in range(self.width)])
         else:
             self._set_tangents(op.results[0],
                                [e.op(ub.PoisonOp(op.results[0].type))] * self.width)
@@ -346,7 +381,7 @@ class _Tangents:
     def call(self, e: Emit, op: func.CallOp) -> None:
         args = [Activity.DUP if self._active(v) else Activity.CONST for v in op.operands]
         results = [Activity.DUP if self._active(r) else Activity.CONST for r in op.results]
-        writes_shadow = any(a.has_shadow and isinstance(v.type, MemRefType)
+        writes_shadow = any(a.has_shadow and isinstance(v.type, MemRefType | CacheType)
                             for v, a in zip(op.operands, args, strict=True))
         if not writes_shadow and Activity.DUP not in results:
             self.generic(e, op)  # no derivative leaves the call
@@ -398,43 +433,6 @@ def _combine(e: Emit, partials: Sequence[Partial], tangents: Sequence[SSAValue |
 
 def _tangent_name(v: SSAValue) -> str | None:
     return None if v.name_hint is None else "d" + v.name_hint
-
-
-def _zero_fill(e: Emit, array: SSAValue) -> SSAValue:
-    """Store 0 into every element of `array` (a loop nest); returns `array`."""
-    t = array.type
-    assert isinstance(t, MemRefType)
-    zero = e.const(0.0, t.element_type)
-    rank = len(t.shape)
-    sizes = [e.op(arith.IndexCastOp(e.op(memref.DimOp(array, _index(e, d))), i64))
-             for d in range(rank)]
-    lb, step = e.const(0, i64), e.const(1, i64)
-    indices: list[SSAValue] = []
-    for size in sizes:
-        body = Block(arg_types=[i64])
-        e.insert(scf.ForOp(lb, size, step, [], Region(body)))
-        e = Emit(InsertPoint.at_end(body))
-        indices.append(e.op(arith.IndexCastOp(body.args[0], IndexType())))
-        body.add_op(scf.YieldOp())
-        e = Emit(InsertPoint.before(body.last_op))
-    e.insert(memref.StoreOp.get(zero, array, indices))
-    return array
-
-
-def _zero_array(e: Emit, like: SSAValue) -> SSAValue:
-    """A new zero-filled array of the shape and type of `like`."""
-    t = like.type
-    assert isinstance(t, MemRefType)
-    sizes = [e.op(memref.DimOp(like, _index(e, d)))
-             for d, n in enumerate(t.get_shape()) if n == DYNAMIC_INDEX]
-    plain = MemRefType(t.element_type, t.get_shape(), NoneAttr(), t.memory_space)
-    array = e.op(memref.AllocOp(sizes, [], plain))
-    _zero_fill(e, array)
-    return array if plain == t else e.op(memref.CastOp.get(array, t))
-
-
-def _index(e: Emit, n: int) -> SSAValue:
-    return e.op(arith.ConstantOp(IntegerAttr(n, IndexType())))
 
 
 class AdForward(ModulePass):

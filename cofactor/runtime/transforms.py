@@ -2,10 +2,13 @@
 
 Each call specializes on argument types and activities, compiles the
 derivative through the `ad` passes once (cached in memory and on disk), and
-calls native code. The functional transforms (`jvp`, `jacfwd`) differentiate
-with respect to argument values and never modify the caller's arrays: arrays
-are copied before the call. `autodiff` works in place, as Enzyme does:
-`Duplicated(x, dx)` passes the caller's own arrays.
+calls native code. The functional transforms (`jvp`, `jacfwd` by forward
+mode; `grad`, `value_and_grad`, `vjp`, `jacrev` by reverse mode; `hessian`,
+`hvp` by forward mode over the reverse-mode gradient) differentiate with
+respect to argument values and never modify the caller's arrays: arrays are
+copied before the call. `autodiff` works in place, as Enzyme does:
+`Duplicated(x, dx)` passes the caller's own arrays (in reverse mode `dx`
+accumulates the adjoint).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from cofactor.compiler.options import Options
+from cofactor.compiler.pipeline import ActivityError
 from cofactor.compiler.types import ArrayType, ScalarType, ValueType, typeof
 
 MAX_WIDTH = 16  # tangents per sweep in vector mode
+_ndarray = np.ndarray
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,13 @@ class Duplicated:
 
     value: Any
     shadow: Any
+
+
+@dataclass(frozen=True)
+class Active:
+    """A float scalar differentiated in reverse mode: its adjoint is returned."""
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,44 @@ def _forward(py_func: Callable, types: tuple[ValueType, ...], options: Options,
     from cofactor.runtime.dispatcher import build_callable
 
     return build_callable(py_func, types, options, Derivative("forward", activity, width=width))
+
+
+def _build(py_func: Callable, types: tuple[ValueType, ...], options: Options,
+           derivative: Any) -> Callable:
+    """The compiled derivative; a function the AD passes cannot differentiate
+    raises CompileError naming it."""
+    from xdsl.utils.exceptions import PassFailedException
+
+    from cofactor.compiler.diagnostics import CompileError
+    from cofactor.runtime.dispatcher import build_callable
+
+    try:
+        return build_callable(py_func, types, options, derivative)
+    except PassFailedException as exc:
+        raise CompileError(f"cannot differentiate {py_func.__qualname__}: {exc}") from None
+
+
+@functools.cache
+def _reverse(py_func: Callable, types: tuple[ValueType, ...], options: Options,
+             activity: tuple[str, ...], ret_activity: tuple[str, ...]) -> Callable:
+    from cofactor.compiler.pipeline import Derivative
+
+    return _build(py_func, types, options, Derivative("reverse", activity, ret_activity))
+
+
+@functools.cache
+def _hessian(py_func: Callable, types: tuple[ValueType, ...], options: Options,
+             activity: tuple[str, ...], width: int) -> Callable:
+    from cofactor.compiler.pipeline import Derivative
+
+    return _build(py_func, types, options, Derivative("hessian", activity, width=width))
+
+
+@functools.cache
+def _primal(py_func: Callable, types: tuple[ValueType, ...], options: Options) -> Callable:
+    from cofactor.runtime.dispatcher import build_callable
+
+    return build_callable(py_func, types, options)
 
 
 def _copy(x: Any) -> Any:
@@ -196,12 +246,299 @@ def _transpose(columns: list[Any]) -> Any:
     return tuple(columns)
 
 
+# --------------------------------------------------------------------------
+# reverse mode
+
+
+def _reverse_activity(types: Sequence[ValueType], wrt: Sequence[bool], api: str
+                      ) -> tuple[str, ...]:
+    """`active` for differentiated float scalars, `dup` for float arrays."""
+    activity = []
+    for i, (t, d) in enumerate(zip(types, wrt, strict=True)):
+        if d and not _is_float(t):
+            raise TypeError(f"{api}: argument {i} has type {t}, which has no derivative; "
+                            "differentiate with respect to float scalars and float arrays")
+        activity.append("const" if not d else "dup" if isinstance(t, ArrayType) else "active")
+    return tuple(activity)
+
+
+def _reverse_call(f: Callable, args: Sequence[Any], wrt: Sequence[bool], seeds: Sequence[Any],
+                  ret_activity: tuple[str, ...], api: str,
+                  shadows: dict[int, np.ndarray] | None = None) -> tuple[Any, list[Any]]:
+    """Run the reverse derivative for arguments `wrt`, with `seeds` for the
+    results that are not `const`. Without `shadows` (the caller's, in place),
+    arrays are copied and shadows start at zero. Returns the primal results
+    that are not `noneed` and the gradient of each argument (None if not in
+    `wrt`)."""
+    py_func, options = _unwrap(f)
+    types = tuple(typeof(a) for a in args)
+    activity = _reverse_activity(types, wrt, api)
+    in_place = shadows is not None
+    shadows = dict(shadows or {})
+    flat: list[Any] = []
+    for i, (a, act) in enumerate(zip(args, activity, strict=True)):
+        flat.append(a if in_place else _copy(a))
+        if act == "dup":
+            flat.append(shadows.setdefault(i, np.zeros_like(a)))
+    flat += seeds
+    try:
+        compiled = _reverse(py_func, types, options, activity, ret_activity)
+    except ActivityError as exc:
+        raise TypeError(f"{api}: {exc}") from None
+    primal, adjoints = compiled(*flat)
+    adjoints = iter(adjoints)
+    grads = [next(adjoints) if act == "active" else shadows.get(i)
+             for i, act in enumerate(activity)]
+    return primal, grads
+
+
+def _argnums(argnums: int | Sequence[int]) -> tuple[bool, tuple[int, ...]]:
+    multiple = not isinstance(argnums, int)
+    return multiple, tuple(argnums) if multiple else (argnums,)
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The gradient of `f`, a function of one float scalar result, by reverse
+    mode, as `jax.grad`: a float for a float argument, an array of its shape
+    for an array argument; a tuple of them when `argnums` is a sequence."""
+    return _Gradient(f, argnums, with_value=False)
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """`(f(*args), grad(f)(*args))` in one forward and reverse sweep, as
+    `jax.value_and_grad`."""
+    return _Gradient(f, argnums, with_value=True)
+
+
+class _Gradient:
+    """`grad`/`value_and_grad` of one function: per argument types (the
+    dispatcher's cheap key), the compiled derivative and what to pass it."""
+
+    def __init__(self, f: Callable, argnums: int | Sequence[int], with_value: bool):
+        self.f = f
+        self.multiple, self.wrt = _argnums(argnums)
+        self.with_value = with_value
+        self.api = "value_and_grad" if with_value else "grad"
+        self.plans: dict[tuple, tuple[Callable, tuple[str, ...], tuple[int, ...]]] = {}
+        functools.update_wrapper(self, getattr(f, "py_func", f))
+
+    def _plan(self, args: tuple) -> tuple[Callable, tuple[str, ...], tuple[int, ...]]:
+        n = len(args)
+        for k in self.wrt:
+            if not -n <= k < n:
+                raise ValueError(f"argnums {k} is out of range for {n} arguments")
+        picked = tuple(k % n for k in self.wrt)
+        py_func, options = _unwrap(self.f)
+        types = tuple(typeof(a) for a in args)
+        activity = _reverse_activity(types, [i in picked for i in range(n)], self.api)
+        ret = ("active",) if self.with_value else ("activenoneed",)
+        try:
+            compiled = _reverse(py_func, types, options, activity, ret)
+        except ActivityError as exc:
+            raise TypeError(f"{self.api}: {exc}") from None
+        return compiled, activity, picked
+
+    def __call__(self, *args: Any) -> Any:
+        key = tuple([(a.dtype, a.ndim) if type(a) is _ndarray else type(a) for a in args])
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = self._plan(args)
+        compiled, activity, picked = plan
+        flat: list[Any] = []
+        shadows: dict[int, np.ndarray] = {}
+        for i, (a, act) in enumerate(zip(args, activity, strict=True)):
+            if type(a) is _ndarray:
+                flat.append(a.copy())
+                if act == "dup":
+                    flat.append(shadows.setdefault(i, np.zeros_like(a)))
+            else:
+                flat.append(a)
+        flat.append(1.0)
+        value, adjoints = compiled(*flat)
+        adjoints = iter(adjoints)
+        grads = [next(adjoints) if act == "active" else shadows.get(i)
+                 for i, act in enumerate(activity)]
+        out = tuple(grads[k] for k in picked) if self.multiple else grads[picked[0]]
+        return (value, out) if self.with_value else out
+
+
+def _cotangent_like(primal: Any, ct: Any, index: int) -> Any:
+    """Check a cotangent against its output and convert it to the output's type."""
+    if isinstance(primal, np.ndarray):
+        c = np.asarray(ct, dtype=primal.dtype)
+        if c.shape != primal.shape:
+            raise ValueError(f"cotangent {index} has shape {c.shape}, its output {primal.shape}")
+        return np.array(c, copy=True)
+    return float(ct)
+
+
+def _output_activity(leaves: Sequence[Any]) -> tuple[str, ...]:
+    return tuple("dupnoneed" if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating)
+                 else "activenoneed" if isinstance(x, float | np.floating) else "const"
+                 for x in leaves)
+
+
+def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """`(f(*primals), vjp_fn)` as `jax.vjp`: `vjp_fn(cotangent)` gives the
+    cotangent of every argument (None for integers and booleans) by a reverse
+    sweep seeded with `cotangent`, shaped like the output (None or anything
+    for its non-float parts)."""
+    py_func, options = _unwrap(f)
+    types = tuple(typeof(p) for p in primals)
+    out = _primal(py_func, types, options)(*[_copy(p) for p in primals])
+    leaves = _leaves(out)
+    rets = _output_activity(leaves)
+    wrt = [_is_float(t) for t in types]
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        cts = _leaves(cotangent) if isinstance(out, tuple) else [cotangent]
+        if len(cts) != len(leaves):
+            raise ValueError(f"the cotangent has {len(cts)} parts, the output {len(leaves)}")
+        seeds = [_cotangent_like(p, c, i) for i, (p, c, r) in
+                 enumerate(zip(leaves, cts, rets, strict=True)) if r != "const"]
+        return tuple(_reverse_call(f, primals, wrt, seeds, rets, "vjp")[1])
+
+    return out, vjp_fn
+
+
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Jacobian of `f` by reverse mode, as `jax.jacrev`: one reverse sweep
+    per output element. The result has shape `output.shape + input.shape` per
+    (output, argnum), structured as `jacfwd`'s."""
+    multiple, wrt = _argnums(argnums)
+
+    @functools.wraps(getattr(f, "py_func", f))
+    def jacobian(*args: Any) -> Any:
+        py_func, options = _unwrap(f)
+        types = tuple(typeof(a) for a in args)
+        out = _primal(py_func, types, options)(*[_copy(a) for a in args])
+        leaves = _leaves(out)
+        rets = _output_activity(leaves)
+        flags = [i in wrt for i in range(len(args))]
+        rows: list[list[Any] | None] = []
+        for k, (leaf, r) in enumerate(zip(leaves, rets, strict=True)):
+            if r == "const":
+                rows.append(None)
+                continue
+            shape = np.shape(leaf)
+            per_arg: list[list[Any]] = [[] for _ in wrt]
+            for e in range(int(np.prod(shape))):
+                seeds = []
+                for j, (other, rj) in enumerate(zip(leaves, rets, strict=True)):
+                    if rj == "const":
+                        continue
+                    seed = np.zeros(np.shape(other), dtype=np.result_type(other))
+                    if j == k:
+                        seed.flat[e] = 1
+                    seeds.append(seed if isinstance(other, np.ndarray) else float(seed))
+                grads = _reverse_call(f, args, flags, seeds, rets, "jacrev")[1]
+                for column, a in zip(per_arg, wrt, strict=True):
+                    column.append(np.asarray(grads[a]))
+            rows.append([np.stack(c).reshape(shape + np.shape(args[a]))[()]
+                         for c, a in zip(per_arg, wrt, strict=True)])
+        result = [None if row is None else (tuple(row) if multiple else row[0]) for row in rows]
+        return tuple(result) if isinstance(out, tuple) else result[0]
+
+    return jacobian
+
+
+def _hvp_sweeps(f: Callable, args: Sequence[Any], wrt: Sequence[int],
+                tangents: dict[int, list[Any]], width: int) -> dict[int, list[Any]]:
+    """Hessian times `width` tangent directions (`tangents[i]`: argument i's
+    W tangents, i in `wrt`), by forward mode over the reverse-mode gradient:
+    per argument in `wrt`, its W products."""
+    py_func, options = _unwrap(f)
+    types = tuple(typeof(a) for a in args)
+    activity = _reverse_activity(types, [i in wrt for i in range(len(args))], "hessian")
+    flat: list[Any] = []
+    outs: dict[int, list[Any]] = {}
+    for i, (a, act) in enumerate(zip(args, activity, strict=True)):
+        flat.append(_copy(a))
+        if act == "const":
+            continue
+        flat += tangents[i]
+        if act == "dup":
+            flat.append(np.zeros_like(a))
+            outs[i] = [np.zeros_like(a) for _ in range(width)]
+            flat += outs[i]
+    flat.append(1.0)
+    try:
+        compiled = _hessian(py_func, types, options, activity, width)
+    except ActivityError as exc:
+        raise TypeError(f"hessian: {exc}") from None
+    _, products = compiled(*flat)
+    products = iter(products)
+    for i, act in enumerate(activity):
+        if act == "active":
+            outs[i] = [next(products) for _ in range(width)]
+    return outs
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian of `f` (one float scalar result), as `jax.hessian`: forward
+    mode (up to 16 tangents per sweep) over the reverse-mode gradient. Block
+    (i, j) has shape `x_i.shape + x_j.shape`; with several `argnums`, a tuple
+    of tuples of blocks."""
+    multiple, wrt = _argnums(argnums)
+
+    @functools.wraps(getattr(f, "py_func", f))
+    def hess(*args: Any) -> Any:
+        blocks: dict[tuple[int, int], Any] = {}
+        for j in wrt:
+            x = args[j]
+            if not isinstance(x, np.ndarray | float | np.floating):
+                raise TypeError(f"hessian: argument {j} must be a float or a float array, "
+                                f"got {type(x).__name__}")
+            shape = np.shape(x)
+            n = int(np.prod(shape))
+            columns: dict[int, list[Any]] = {i: [] for i in wrt}
+            for start in range(0, n, MAX_WIDTH):
+                width = min(MAX_WIDTH, n - start)
+                tangents = {}
+                for i in wrt:
+                    seeds = []
+                    for k in range(start, start + width):
+                        seed = np.zeros(np.shape(args[i]), dtype=np.result_type(args[i]))
+                        if i == j:
+                            seed.flat[k] = 1
+                        seeds.append(seed if isinstance(args[i], np.ndarray) else float(seed))
+                    tangents[i] = seeds
+                for i, products in _hvp_sweeps(f, args, wrt, tangents, width).items():
+                    columns[i] += [np.asarray(p) for p in products]
+            for i in wrt:
+                out = np.stack(columns[i], axis=-1)
+                blocks[i, j] = out.reshape(np.shape(args[i]) + shape)[()]
+        if multiple:
+            return tuple(tuple(blocks[i, j] for j in wrt) for i in wrt)
+        return blocks[wrt[0], wrt[0]]
+
+    return hess
+
+
+def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, ...]:
+    """The Hessian of `f` (one float scalar result) times `tangents`, by one
+    forward-over-reverse sweep: per argument, its part of H v (None for the
+    arguments whose tangent is None)."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"hvp got {len(primals)} primals and {len(tangents)} tangents")
+    wrt = [i for i, t in enumerate(tangents) if t is not None]
+    seeds = {i: [_tangent_like(primals[i], tangents[i], i)] for i in wrt}
+    products = _hvp_sweeps(f, primals, wrt, seeds, 1)
+    return tuple(products[i][0] if i in products else None for i in range(len(primals)))
+
+
 def autodiff(f: Callable, *args: Any, mode: str = "forward") -> Any:
-    """Enzyme's `autodiff`: arguments wrapped as `Const`, `Duplicated` or
-    `BatchDuplicated` (bare values are `Const`). Works in place on the
-    caller's arrays. Forward mode returns `(result, tangent)`."""
+    """Enzyme's `autodiff`: arguments wrapped as `Const`, `Duplicated`,
+    `BatchDuplicated` (forward) or `Active` (reverse); bare values are
+    `Const`. Works in place on the caller's arrays. Forward mode returns
+    `(result, tangent)`; reverse mode (a float scalar result, seeded with 1)
+    returns `(result, adjoints of the Active arguments)` and accumulates into
+    the shadows of `Duplicated` ones."""
+    if mode == "reverse":
+        return _autodiff_reverse(f, args)
     if mode != "forward":
-        raise ValueError(f"autodiff mode must be 'forward', got {mode!r}")
+        raise ValueError(f"autodiff mode must be 'forward' or 'reverse', got {mode!r}")
     values, shadows, widths = [], [], set()
     for i, a in enumerate(args):
         if isinstance(a, Duplicated):
@@ -227,3 +564,25 @@ def autodiff(f: Callable, *args: Any, mode: str = "forward") -> Any:
     if not 1 <= width <= MAX_WIDTH:
         raise ValueError(f"vector mode supports 1 to {MAX_WIDTH} shadows, got {width}")
     return _forward_call(f, values, shadows, width, copy=False)
+
+
+def _autodiff_reverse(f: Callable, args: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
+    values, wrt, shadows = [], [], {}
+    for i, a in enumerate(args):
+        if isinstance(a, BatchDuplicated):
+            raise TypeError("BatchDuplicated is forward-mode only")
+        if isinstance(a, Duplicated):
+            if not (isinstance(a.value, np.ndarray) and isinstance(a.shadow, np.ndarray)
+                    and a.shadow.shape == a.value.shape and a.shadow.dtype == a.value.dtype):
+                raise TypeError(f"argument {i}: Duplicated in reverse mode takes an array and "
+                                "a shadow array of the same shape and dtype (use Active for "
+                                "a scalar)")
+            shadows[i] = a.shadow
+        elif isinstance(a, Active) and isinstance(a.value, np.ndarray):
+            raise TypeError(f"argument {i}: Active takes a float scalar (use Duplicated for "
+                            "an array)")
+        values.append(a.value if isinstance(a, Const | Duplicated | Active) else a)
+        wrt.append(isinstance(a, Duplicated | Active))
+    value, grads = _reverse_call(f, values, wrt, [1.0], ("active",), "autodiff",
+                                 shadows=shadows)
+    return value, tuple(g for g, a in zip(grads, args, strict=True) if isinstance(a, Active))
