@@ -27,7 +27,7 @@ from cofactor.compiler import codegen
 from cofactor.compiler.frontend import RESERVED_SYMBOLS
 from cofactor.compiler.options import Options
 from cofactor.compiler.pipeline import Derivative, is_differentiable, lower
-from cofactor.compiler.types import ValueType, parse_signature
+from cofactor.compiler.types import ArrayType, ValueType, parse_signature
 from cofactor.load import ABI_VERSION, METADATA_SYMBOL
 from cofactor.runtime.marshal import Array, EntryInfo, flatten, parse_type
 
@@ -91,6 +91,7 @@ def compile(
     boundscheck: bool = False,
     fastmath: bool = False,
     jvp: Sequence[int] | None = None,
+    grad: Sequence[int] | None = None,
 ) -> Path:
     """Compile `f` on `signature` (and every `(function, signature[, name])` of
     `functions`) into the shared library `output`, default `lib<name>.so`;
@@ -103,13 +104,19 @@ def compile(
     `fastmath` are as for `cofactor.jit` (a jit function's own are not used).
     `jvp` lists argument numbers of `f`: the library then also exports
     `<name>_jvp`, whose arguments are `f`'s with a tangent after each listed
-    one, and whose results are `f`'s followed by their tangents."""
+    one, and whose results are `f`'s followed by their tangents. `grad` does
+    the same for `<name>_grad`, the reverse-mode gradient of `f`'s float
+    result: a float argument listed gets its derivative returned after `f`'s
+    result; an array argument listed is followed by `<arg>_grad`, an array of
+    its shape into which the gradient is added (zero it first); the last
+    argument is the adjoint seed of the result (1.0 for the gradient)."""
     entries = [_entry_point(f, signature, name)] if f is not None else []
     entries += [_entry_point(*spec) for spec in functions or ()]
-    if jvp is not None:
-        if not entries:
-            raise ValueError("jvp= needs a function")
-        entries.append(_jvp_entry(entries[0], jvp))
+    for argnums, make in ((jvp, _jvp_entry), (grad, _grad_entry)):
+        if argnums is not None:
+            if not entries:
+                raise ValueError("jvp= and grad= need a function")
+            entries.append(make(entries[0], argnums))
     if not entries:
         raise ValueError("nothing to compile: pass a function and its signature")
     names = [e.name for e in entries]
@@ -145,18 +152,34 @@ def _entry_point(f: Callable, signature: str | Sequence[ValueType] | None,
     return EntryPoint(name, pyfunc, types)
 
 
-def _jvp_entry(primal: EntryPoint, argnums: Sequence[int]) -> EntryPoint:
-    """The forward-mode derivative of `primal` with respect to `argnums`."""
+def _checked_argnums(primal: EntryPoint, argnums: Sequence[int], what: str) -> set[int]:
     wrt = set(argnums)
     if not wrt <= set(range(len(primal.arg_types))):
-        raise ValueError(f"jvp argument numbers {sorted(wrt)} out of range for "
+        raise ValueError(f"{what} argument numbers {sorted(wrt)} out of range for "
                          f"{len(primal.arg_types)} arguments")
     for k in wrt:
         if not is_differentiable(primal.arg_types[k]):
             raise ValueError(f"argument {k} ({primal.arg_types[k]}) has no derivative")
+    return wrt
+
+
+def _jvp_entry(primal: EntryPoint, argnums: Sequence[int]) -> EntryPoint:
+    """The forward-mode derivative of `primal` with respect to `argnums`."""
+    wrt = _checked_argnums(primal, argnums, "jvp")
     activity = tuple("dup" if k in wrt else "const" for k in range(len(primal.arg_types)))
     return EntryPoint(f"{primal.name}_jvp", primal.pyfunc, primal.arg_types,
                       Derivative("forward", activity))
+
+
+def _grad_entry(primal: EntryPoint, argnums: Sequence[int]) -> EntryPoint:
+    """The reverse-mode gradient of `primal` with respect to `argnums`: float
+    scalars are `active` (returned), float arrays `dup` (added into a shadow)."""
+    wrt = _checked_argnums(primal, argnums, "grad")
+    activity = tuple(
+        "const" if k not in wrt else "dup" if isinstance(t, ArrayType) else "active"
+        for k, t in enumerate(primal.arg_types))
+    return EntryPoint(f"{primal.name}_grad", primal.pyfunc, primal.arg_types,
+                      Derivative("reverse", activity))
 
 
 def _object_code(entries: list[EntryPoint], options: Options,
@@ -230,8 +253,10 @@ def _prototype(entry: EntryPoint, info: EntryInfo) -> str:
 
     py_names = list(inspect.signature(entry.pyfunc).parameters)
     if entry.derivative is not None:
+        shadow = "_tangent" if entry.derivative.mode == "forward" else "_grad"
         py_names = [n for n, a in zip(py_names, entry.derivative.activity, strict=True)
-                    for n in ([n, f"{n}_tangent"] if a == "dup" else [n])]
+                    for n in ([n, n + shadow] if a == "dup" else [n])]
+        py_names += [f"seed{k}" for k in range(len(info.arg_types) - len(py_names))]
     params, described = [], []
     for py_name, text in zip(py_names, info.arg_types, strict=True):
         t = parse_type(text)
@@ -242,7 +267,8 @@ def _prototype(entry: EntryPoint, info: EntryInfo) -> str:
                        for field in ("size", "stride") for k in range(t.ndim)]
         else:
             params.append(f"{_C_TYPE[t]} {c_name(py_name)}")
-    what = "" if entry.derivative is None else "forward-mode derivative of "
+    what = {None: "", "forward": "forward-mode derivative of ",
+            "reverse": "reverse-mode gradient of "}[entry.derivative and entry.derivative.mode]
     lines = [f"{what}{entry.pyfunc.__qualname__}({', '.join(described)}) -> "
              f"{info.result_type}"]
     for k, t in enumerate(flatten(parse_type(info.result_type))):

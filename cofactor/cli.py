@@ -103,17 +103,16 @@ def _compile_command(args: argparse.Namespace) -> int:
     from cofactor import aot
     from cofactor.compiler.diagnostics import CompileError
 
-    if args.grad is not None:
-        print("cofactor: error: --grad is not available yet: reverse mode is not in the "
-              "ahead-of-time compiler so far; use --jvp or compile without it",
-              file=sys.stderr)
-        return 1
     fn = load_function(args.function)
+
+    def argnums(text: str | None) -> list[int] | None:
+        return None if text is None else [int(k) for k in text.split(",") if k.strip()]
+
     try:
-        jvp = None if args.jvp is None else [int(k) for k in args.jvp.split(",") if k.strip()]
         library = aot.compile(fn, args.signature, args.output, cpu=args.cpu,
                               object_file=args.object, name=args.name,
-                              boundscheck=args.boundscheck, fastmath=args.fastmath, jvp=jvp)
+                              boundscheck=args.boundscheck, fastmath=args.fastmath,
+                              jvp=argnums(args.jvp), grad=argnums(args.grad))
     except (CompileError, TypeError, ValueError, aot.BuildError) as exc:
         print(f"cofactor: error: {exc}", file=sys.stderr)
         return 1
@@ -151,7 +150,7 @@ def main(args: Sequence[str] | None = None) -> int:
                      help="generic (portable, default), host (this CPU), or an LLVM CPU name")
     aot.add_argument("--object", action="store_true", help="also write the object file (.o)")
     aot.add_argument("--grad", metavar="ARGS", help="also export the gradient with respect to "
-                     "these arguments, e.g. 0,1 (not available yet)")
+                     "these arguments, e.g. 0,1, as <name>_grad")
     aot.add_argument("--jvp", metavar="ARGS", help="also export <name>_jvp, the Jacobian-vector "
                      "product with tangents for these arguments, e.g. 0,2")
     aot.add_argument("--boundscheck", action="store_true")

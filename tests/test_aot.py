@@ -312,7 +312,7 @@ def test_cli_jvp_entry_point(kernels):
     (["kernels.py:smooth", "--signature", "f64, f64"], "unsupported attribute 'shape' of f64"),
     (["kernels.py:smooth", "--signature", "f64[:]"], "takes 2 arguments, got 1"),
     (["kernels.py:smooth", "--signature", "f64[:], f64", "--name", "sin"], "is reserved"),
-    (["kernels.py:smooth", "--signature", "f64[:], f64", "--grad", "0"], "not available yet"),
+    (["kernels.py:series", "--signature", "f64, i64, bool", "--grad", "1"], "has no derivative"),
     (["kernels.py:smooth", "--signature", "f64[:], f64", "--jvp", "2"], "out of range"),
     (["kernels.py:nothing", "--signature", "f64"], "has no function 'nothing'"),
 ])
@@ -329,3 +329,84 @@ def test_load_rejects_other_libraries(tmp_path):
                     tmp_path / "plain.c"], check=True)
     with pytest.raises(ValueError, match="not a cofactor library"):
         cofactor.load(tmp_path / "libplain.so")
+
+
+GRAD_KERNEL = textwrap.dedent('''
+    import math
+
+    def loss(x, w, a):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s += w[i] * math.tanh(a * x[i]) ** 2
+        return s
+''')
+
+GRAD_LOADER = textwrap.dedent('''
+    import sys
+    import numpy as np
+
+    class Blocker:
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] in ("xdsl", "llvmlite"):
+                raise ImportError(f"{name} is not installed here")
+
+    sys.meta_path.insert(0, Blocker())
+    import cofactor
+
+    lib = cofactor.load(sys.argv[1])
+    x, w = np.linspace(-1.0, 1.0, 7), np.arange(7.0)
+    gx = np.zeros(7)
+    value, (da,) = lib.loss_grad(x, gx, w, 0.7, 1.0)
+    print(repr(value), repr(da), " ".join(repr(float(g)) for g in gx))
+''')
+
+GRAD_C_PROGRAM = r'''
+#include <stdio.h>
+#include "libloss.h"
+
+int main(void) {
+    double x[7], w[7], gx[7] = {0}, value, da;
+    for (int i = 0; i < 7; i++) { x[i] = -1.0 + i / 3.0; w[i] = i; }
+    if (loss_grad(x, 7, 1, gx, 7, 1, w, 7, 1, 0.7, 1.0, &value, &da, NULL)) return 1;
+    printf("%.17g %.17g", value, da);
+    for (int i = 0; i < 7; i++) printf(" %.17g", gx[i]);
+    printf("\n");
+    return 0;
+}
+'''
+
+
+def test_gradient_library_from_python_and_c(tmp_path):
+    (tmp_path / "grad_kernel.py").write_text(GRAD_KERNEL)
+    spec = importlib.util.spec_from_file_location("grad_kernel", tmp_path / "grad_kernel.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    done = cli("compile", "grad_kernel.py:loss", "--signature", "f64[:], f64[:], f64",
+               "--name", "loss", "--grad", "0,2", "-o", "out/libloss.so", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    library = tmp_path / "out" / "libloss.so"
+    header = library.with_suffix(".h").read_text()
+    assert ("int32_t loss_grad(double *x_data, int64_t x_size0, int64_t x_stride0, "
+            "double *x_grad_data, int64_t x_grad_size0, int64_t x_grad_stride0, double *w_data, "
+            "int64_t w_size0, int64_t w_stride0, double a, double seed0, double *out0, "
+            "double *out1, int64_t *err_info);") in header
+
+    x, w = np.linspace(-1.0, 1.0, 7), np.arange(7.0)
+    value = cofactor.jit(module.loss)(x, w, 0.7)
+    gx, da = cofactor.grad(module.loss, argnums=(0, 2))(x, w, 0.7)
+    want = [value, da, *gx]
+    analytic = w * 2 * np.tanh(0.7 * x) * (1 - np.tanh(0.7 * x) ** 2)
+    np.testing.assert_allclose(gx, 0.7 * analytic, rtol=1e-12)
+
+    loaded = subprocess.run([sys.executable, "-c", GRAD_LOADER, library], capture_output=True,
+                            text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert [float(v) for v in loaded.stdout.split()] == pytest.approx(want, rel=1e-12, abs=0)
+
+    (tmp_path / "main.c").write_text(GRAD_C_PROGRAM)
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", library.parent,
+                    "-o", tmp_path / "main", tmp_path / "main.c", "-L", library.parent,
+                    "-lloss", f"-Wl,-rpath,{library.parent}", "-lm"], check=True)
+    printed = subprocess.run([tmp_path / "main"], capture_output=True, text=True, check=True,
+                             timeout=60).stdout.split()
+    assert [float(v) for v in printed] == pytest.approx(want, rel=1e-12, abs=0)
