@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Dispatcher": "cofactor.runtime.dispatcher",
     "jit": "cofactor.runtime.dispatcher",
+    "compile": "cofactor.aot",
     "jvp": "cofactor.runtime.transforms",
     "jacfwd": "cofactor.runtime.transforms",
     "grad": "cofactor.runtime.transforms",
