@@ -332,6 +332,30 @@ def test_zero_tangent_times_infinite_partial_is_zero():
     assert math.isinf(d(0.0, 1.0, 2.0, 0.0)[1])
 
 
+def exp_plus(x, y):
+    return math.exp(x) + y
+
+
+def log_and_recip(x, y):
+    return math.log(x) + 1.0 / x + y
+
+
+def discarded_product(x, y):
+    return max(math.log(x) * y, -1.0) + x + y
+
+
+def test_checked_products_at_singular_points():
+    # exp overflows at a finite x: its partial is checked
+    assert jvp(exp_plus, (F64, F64), ("dup", "dup"))(1000.0, 0.0, 2.0, 1.0)[1] == 1.0
+    # two checked products of one tangent (the second has a compare of its own)
+    assert jvp(log_and_recip, (F64, F64), ("dup", "dup"))(0.0, 0.0, 2.0, 1.0)[1] == 1.0
+    # mul's partials (the other operand) are not checked in forward mode, but a
+    # discarded branch is passed over by a select, not multiplied
+    d = jvp(discarded_product, (F64, F64), ("dup", "dup"))
+    assert d(0.0, 1.0, 2.0, 0.0)[1] == 1.0
+    assert d(0.0, 0.0, 2.0, 1.0)[1] == 1.0
+
+
 def test_pow_exponent_derivative_at_zero_base_is_guarded():
     d = jvp(pow_xy, (F64, F64), ("dup", "dup"))
     assert d(0.0, 0.0, 2.0, 1.0) == (0.0, 0.0)

@@ -15,10 +15,28 @@ when)`: 1 where `cond == when`, else 0 (select and min/max pass a derivative
 through by a condition, so no multiply can turn 0 * inf into NaN).
 
 Multiplying by a derivative is "checked" (`checked_mul`): a zero derivative
-gives zero even when the partial is inf or NaN (a finite constant partial
-skips the check, it cannot make NaN). Singular points are guarded as
-Enzyme does: sqrt at 0, hypot at 0, pow's exponent derivative at base 0, powi
-with exponent 0 give 0.
+gives zero even when the partial is inf or NaN, as with Enzyme's strong zero
+(a finite constant partial skips the check, it cannot make NaN). Singular
+points are guarded as Enzyme does: sqrt at 0, hypot at 0, pow's exponent
+derivative at base 0, powi with exponent 0 give 0.
+
+Which products are checked. Reverse mode checks every product (a zero
+adjoint reaches the partials of a value that a select or max discarded,
+such as log(0) * y in max(log(x) * y, -1)). Forward mode does not check a
+product whose rule entry is `Finite`: a partial that is finite wherever the
+op's operands are finite (the other operand of mulf and fma, cos/sin, tanh,
+tan, atan, asinh, erf, abs, copysign). So in both modes a zero derivative
+stays zero at every point where an op's partial is inf or NaN at finite
+operands (log, sqrt, cbrt, rsqrt, pow and powi at 0, a division by 0,
+asin/acos/acosh/atanh at the edges, exp, sinh, cosh overflowing, ...);
+what forward mode gives up is only a zero tangent times a `Finite` partial
+whose operands are already inf or NaN (0 * inf in x * y with y = inf, cos at
+x = inf: NaN); tests/test_forward.py checks both sides of the line. The
+check sits on the tangent's dependency chain (compare, then select, after
+the multiply), and the products by operands are the most common ones:
+unchecking them halves vanderpol_rk4's jvp time (benchmarks/README.md).
+In forward mode a second checked product of the same tangent tests it
+with a compare of its own (`checked_mul(..., again=True)`).
 
 Ops in `INACTIVE` never carry derivatives (integers, comparisons, index ops,
 int-to-float conversions, runtime checks). scf and func.call are handled
@@ -60,11 +78,22 @@ class Where:
     when: bool
 
 
+class Finite:
+    """A rule entry whose partial is finite wherever the op's operands are
+    finite (see the module docstring): forward mode multiplies by it unchecked."""
+
+    def __init__(self, fn: Callable[..., SSAValue]):
+        self.fn = fn
+
+    def __call__(self, *args: SSAValue) -> SSAValue:
+        return self.fn(*args)
+
+
 Partial = SSAValue | _Marker | Where
 # Builds one partial from the op's operands and result: (emit, *operands, result).
 PartialFn = Callable[..., Partial]
 # One entry per operand: a builder or a marker.
-Rule = tuple[PartialFn | _Marker, ...]
+Rule = tuple[PartialFn | Finite | _Marker, ...]
 
 
 class Emit:
@@ -74,6 +103,7 @@ class Emit:
         self.point = point
         self._consts: dict[tuple[str, Attribute], SSAValue] = {}
         self._cmps: dict[tuple[str, SSAValue, SSAValue], SSAValue] = {}
+        self.uses: dict[SSAValue, int] = {}
 
     def insert(self, op: Operation) -> Operation:
         Rewriter.insert_op(op, self.point)
@@ -146,15 +176,33 @@ class Emit:
         return self.op(cls(a, t))
 
 
-def checked_mul(e: Emit, d: SSAValue, t: SSAValue) -> SSAValue:
+_SMALLEST = {16: 6e-8, 32: 1.4e-45, 64: 5e-324}  # the smallest subnormal per width
+
+
+def checked_mul(e: Emit, d: SSAValue, t: SSAValue, again: bool = False,
+                finite: bool = False) -> SSAValue:
     """`d * t`, but 0 where the derivative `t` is 0, so that an infinite or NaN
     partial times a zero derivative stays 0. A finite constant partial needs
-    no check."""
+    no check.
+
+    `again`: a further product of the same `t`, which tests t = 0 as |t| < the
+    smallest subnormal: the same test (unless the CPU treats subnormal inputs
+    as zero), but a compare of its own, which LLVM does not merge with the
+    first (LLVM's x86 backend routes a float compare with several users
+    through general registers, several cycles on the dependency chain).
+
+    `finite`: the caller knows `d` is finite where the op's operands are (see
+    `FINITE`), and wants no check."""
     product = e.mul(d, t)
+    if finite:
+        return product
     owner = d.owner
     if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, FloatAttr):
         if pymath.isfinite(owner.value.value.data):
             return product
+    if again:
+        tiny = e.const(_SMALLEST[t.type.bitwidth], t)
+        return e.zero_where(e.op(arith.CmpfOp(e.apply(math.AbsFOp, t), tiny, "olt")), product)
     return e.zero_where(e.is_zero(t), product)
 
 
@@ -171,7 +219,7 @@ ARITH: dict[type[Operation], Rule] = {
     arith.AddfOp: (ONE, ONE),
     arith.SubfOp: (ONE, NEG_ONE),
     arith.NegfOp: (NEG_ONE,),
-    arith.MulfOp: (lambda e, a, b, y: b, lambda e, a, b, y: a),
+    arith.MulfOp: (Finite(lambda e, a, b, y: b), Finite(lambda e, a, b, y: a)),
     arith.DivfOp: (lambda e, a, b, y: e.recip(b), lambda e, a, b, y: e.neg(e.div(y, b))),
     arith.ExtFOp: (ONE,),
     arith.TruncFOp: (ONE,),
@@ -220,16 +268,17 @@ def _fpowi(e: Emit, x: SSAValue, n: SSAValue, y: SSAValue) -> SSAValue:
 _ZERO_DERIVATIVE: Rule = (ZERO,)
 
 MATH: dict[type[Operation], Rule] = {
-    math.SinOp: (lambda e, x, y: e.apply(math.CosOp, x),),
-    math.CosOp: (lambda e, x, y: e.neg(e.apply(math.SinOp, x)),),
-    math.TanOp: (lambda e, x, y: e.add(e.const(1.0, y), e.square(y)),),
+    math.SinOp: (Finite(lambda e, x, y: e.apply(math.CosOp, x)),),
+    math.CosOp: (Finite(lambda e, x, y: e.neg(e.apply(math.SinOp, x))),),
+    # |tan x| < 1.7e16 at every finite double x
+    math.TanOp: (Finite(lambda e, x, y: e.add(e.const(1.0, y), e.square(y))),),
     math.SinhOp: (lambda e, x, y: e.apply(math.CoshOp, x),),
     math.CoshOp: (lambda e, x, y: e.apply(math.SinhOp, x),),
-    math.TanhOp: (lambda e, x, y: e.sub(e.const(1.0, y), e.square(y)),),
+    math.TanhOp: (Finite(lambda e, x, y: e.sub(e.const(1.0, y), e.square(y))),),
     math.AsinOp: (lambda e, x, y: _rsqrt_of(e, x, 1.0, -1.0),),
     math.AcosOp: (lambda e, x, y: e.neg(_rsqrt_of(e, x, 1.0, -1.0)),),
-    math.AtanOp: (lambda e, x, y: _one_over_1_plus(e, x, 1.0),),
-    math.AsinhOp: (lambda e, x, y: _rsqrt_of(e, x, 1.0, 1.0),),
+    math.AtanOp: (Finite(lambda e, x, y: _one_over_1_plus(e, x, 1.0)),),
+    math.AsinhOp: (Finite(lambda e, x, y: _rsqrt_of(e, x, 1.0, 1.0)),),
     math.AcoshOp: (lambda e, x, y: _rsqrt_of(e, x, -1.0, 1.0),),
     math.AtanhOp: (lambda e, x, y: _one_over_1_plus(e, x, -1.0),),
     # atan2(a, b): b / (a^2 + b^2), -a / (a^2 + b^2)
@@ -245,12 +294,12 @@ MATH: dict[type[Operation], Rule] = {
     math.SqrtOp: (lambda e, x, y: e.zero_where(e.is_zero(x), e.div(e.const(0.5, y), y)),),
     math.RsqrtOp: (lambda e, x, y: e.mul(e.const(-0.5, y), e.mul(y, e.square(y))),),
     math.CbrtOp: (lambda e, x, y: e.recip(e.mul(e.const(3.0, y), e.square(y))),),
-    math.ErfOp: (lambda e, x, y: e.mul(e.const(2.0 / pymath.sqrt(pymath.pi), x),
-                                       e.apply(math.ExpOp, e.neg(e.square(x)))),),
-    math.AbsFOp: (lambda e, x, y: e.select(e.cmp("olt", x, e.const(0.0, x)),
-                                           e.const(-1.0, x), e.const(1.0, x)),),
+    math.ErfOp: (Finite(lambda e, x, y: e.mul(e.const(2.0 / pymath.sqrt(pymath.pi), x),
+                                              e.apply(math.ExpOp, e.neg(e.square(x))))),),
+    math.AbsFOp: (Finite(lambda e, x, y: e.select(e.cmp("olt", x, e.const(0.0, x)),
+                                                  e.const(-1.0, x), e.const(1.0, x))),),
     # copysign(a, b) = |a| sign(b): sign(a) sign(b), and 0 for b
-    math.CopySignOp: (lambda e, a, b, y: e.mul(_sign(e, a), _sign(e, b)), ZERO),
+    math.CopySignOp: (Finite(lambda e, a, b, y: e.mul(_sign(e, a), _sign(e, b))), ZERO),
     # pow(x, p): p x^(p-1), 0 for p = 0; y log x, 0 for x = 0
     math.PowFOp: (
         lambda e, x, p, y: e.zero_where(e.is_zero(p), e.mul(
@@ -258,7 +307,7 @@ MATH: dict[type[Operation], Rule] = {
         lambda e, x, p, y: e.zero_where(e.is_zero(x), e.mul(y, e.apply(math.LogOp, x))),
     ),
     math.FPowIOp: (_fpowi, ZERO),
-    math.FmaOp: (lambda e, a, b, c, y: b, lambda e, a, b, c, y: a, ONE),
+    math.FmaOp: (Finite(lambda e, a, b, c, y: b), Finite(lambda e, a, b, c, y: a), ONE),
     math.FloorOp: _ZERO_DERIVATIVE,
     math.CeilOp: _ZERO_DERIVATIVE,
     math.TruncOp: _ZERO_DERIVATIVE,
@@ -290,6 +339,11 @@ def rule_for(op: Operation) -> Rule | None:
     if isinstance(op, func.CallOp):
         return LIBM_CALLS.get(op.callee.root_reference.data)
     return ARITH.get(type(op)) or MATH.get(type(op))
+
+
+def finite_partials(rule: Rule) -> list[bool]:
+    """Which entries of `rule` are `Finite`."""
+    return [isinstance(entry, Finite) for entry in rule]
 
 
 def partials(e: Emit, rule: Rule, op: Operation, wanted: Sequence[bool]) -> list[Partial]:

@@ -2,14 +2,16 @@
 
 Each `ad.fwddiff @f(...)` becomes a call to a generated function
 `fwddiff_<f>_<args>_<results>[_w<W>]` (one letter per activity: c const, d dup,
-n dupnoneed), made once per function, activity pattern and width. It has the
+n dupnoneed), made once per function, activity pattern and width (but see
+calls below; a copy is `..._1`, `..._2`). It has the
 request's signature: every argument, each `dup` one followed by its W shadows;
 then the primal results that are not `noneed`, then W tangents per `dup` or
 `dupnoneed` result. Its body is the primal, op by op, with tangent code after
 each active op (see _activity: varied and useful):
 
 - arith/math ops and libm calls: `tangent = sum_i d_i * t_i` with the
-  partials of `_tangent_rules` (computed once, shared by the W tangents);
+  partials of `_tangent_rules` (computed once, shared by the W tangents),
+  checked products except for `Finite` partials (see `_tangent_rules`);
 - scf.for / scf.while / scf.if carry each active value's tangents as extra
   iter_args, condition/yield operands and results;
 - an array that can hold active values has a shadow array per tangent: an
@@ -19,8 +21,10 @@ each active op (see _activity: varied and useful):
   value also loads the shadows, a store also stores the tangents (zero for an
   inactive value);
 - a call of a function with a body calls that function's derivative, made
-  for the activities at the call; a value or array nobody differentiates is
-  passed `const`;
+  for the activities at the call (once per activity pattern, but once per
+  call site for a leaf function given shadow arrays, so that LLVM inlines
+  it and vectorizes its loops knowing the caller's arrays); a value or
+  array nobody differentiates is passed `const`;
 - `ub.poison` has no tangent (zero where one is needed) and `rt` checks stay
   primal-only;
 - a reverse-mode cache (`ad.init`) that holds active values has W tangent
@@ -73,6 +77,7 @@ from cofactor.passes._tangent_rules import (
     Partial,
     Where,
     checked_mul,
+    finite_partials,
     partials,
     rule_for,
 )
@@ -89,8 +94,9 @@ class ForwardDiff:
         self._made: dict[tuple, func.FuncOp] = {}
 
     def derivative(self, name: str, args: Sequence[Activity], results: Sequence[Activity],
-                   width: int) -> func.FuncOp:
-        key = (name, tuple(args), tuple(results), width)
+                   width: int, site: Operation | None = None) -> func.FuncOp:
+        """`site`: a call that gets a derivative of its own (see `call`)."""
+        key = (name, tuple(args), tuple(results), width, site)
         if key in self._made:
             return self._made[key]
         fn = SymbolTable.lookup_symbol(self.module, name)
@@ -253,9 +259,10 @@ class _Tangents:
             raise PassFailedException(f"ad-forward: no derivative rule for {op.name}")
         operand_tangents = [self.tangent.get(v) for v in op.operands]
         ds = partials(e, rule, new, [ts is not None for ts in operand_tangents])
+        finite = finite_partials(rule)
         self._set_tangents(op.results[0], [
             _combine(e, ds, [None if ts is None else ts[k] for ts in operand_tangents],
-                     new.results[0].type)
+                     new.results[0].type, finite)
             for k in range(self.width)])
 
     def cache_op(self, e: Emit, op: Operation) -> None:
@@ -387,7 +394,15 @@ class _Tangents:
             self.generic(e, op)  # no derivative leaves the call
             return
         callee = op.callee.root_reference.data
-        made = self.diff.derivative(callee, args, results, self.width)
+        # A leaf function (no calls) that is given shadow arrays gets a
+        # derivative per call site: called once, LLVM inlines it whatever its
+        # size, and then knows the layout of the caller's arrays (strides,
+        # distinct allocations), so that it can vectorize its loops.
+        target = self.diff.analysis.callee(op)
+        per_site = writes_shadow and target is not None and not any(
+            isinstance(o, func.CallOp) for o in target.walk())
+        made = self.diff.derivative(callee, args, results, self.width,
+                                    op if per_site else None)
         operands = []
         for v, a in zip(op.operands, args, strict=True):
             operands.append(self.primal[v])
@@ -401,11 +416,15 @@ class _Tangents:
 
 
 def _combine(e: Emit, partials: Sequence[Partial], tangents: Sequence[SSAValue | None],
-             t: Attribute) -> SSAValue:
-    """sum_i d_i * t_i over the operands that have a tangent, of type `t`."""
+             t: Attribute, finite: Sequence[bool]) -> SSAValue:
+    """sum_i d_i * t_i over the operands that have a tangent, of type `t`;
+    `finite[i]`: d_i is finite where the op's operands are, so its product
+    is not checked (see `_tangent_rules`). A product that appears twice (x * x)
+    is made once."""
     terms: list[SSAValue] = []
     passed: list[tuple[Where, SSAValue]] = []
-    for d, dt in zip(partials, tangents, strict=True):
+    products: dict[tuple[SSAValue, SSAValue], SSAValue] = {}
+    for d, dt, fin in zip(partials, tangents, finite, strict=True):
         if dt is None or d is ZERO:
             continue
         if d is ONE:
@@ -414,8 +433,14 @@ def _combine(e: Emit, partials: Sequence[Partial], tangents: Sequence[SSAValue |
             terms.append(e.neg(e.convert(dt, t)))
         elif isinstance(d, Where):
             passed.append((d, dt))
+        elif (d, dt) in products:
+            terms.append(products[d, dt])
         else:
-            terms.append(checked_mul(e, d, dt))
+            again = not fin and e.uses.get(dt, 0) > 0
+            if not fin:
+                e.uses[dt] = e.uses.get(dt, 0) + 1
+            products[d, dt] = checked_mul(e, d, dt, again, fin)
+            terms.append(products[d, dt])
     if len(passed) == 2 and passed[0][0].cond is passed[1][0].cond:
         (w, a), (_, b) = passed
         terms.append(e.select(w.cond, a, b) if w.when else e.select(w.cond, b, a))

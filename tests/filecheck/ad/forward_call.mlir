@@ -30,30 +30,24 @@ func.func @request(%x: f64, %dx: f64, %y: f64, %dy: f64) -> (f64, f64) {
 // CHECK-LABEL: func.func private @fwddiff_helper_dd_d(%x: f64, %dx: f64, %k: f64, %dk: f64) -> (f64, f64) {
 // CHECK-NEXT:    %p = arith.mulf %x, %k : f64
 // CHECK-NEXT:    %0 = arith.mulf %k, %dx : f64
-// CHECK-NEXT:    %1 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %2 = arith.cmpf oeq, %dx, %1 : f64
-// CHECK-NEXT:    %3 = arith.select %2, %1, %0 : f64
-// CHECK-NEXT:    %4 = arith.mulf %x, %dk : f64
-// CHECK-NEXT:    %5 = arith.cmpf oeq, %dk, %1 : f64
-// CHECK-NEXT:    %6 = arith.select %5, %1, %4 : f64
-// CHECK-NEXT:    %dp = arith.addf %3, %6 : f64
+// CHECK-NEXT:    %1 = arith.mulf %x, %dk : f64
+// CHECK-NEXT:    %dp = arith.addf %0, %1 : f64
 // CHECK-NEXT:    %e = math.exp %p : f64
-// CHECK-NEXT:    %7 = arith.mulf %e, %dp : f64
-// CHECK-NEXT:    %8 = arith.cmpf oeq, %dp, %1 : f64
-// CHECK-NEXT:    %de = arith.select %8, %1, %7 : f64
+// CHECK-NEXT:    %2 = arith.mulf %e, %dp : f64
+// CHECK-NEXT:    %3 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %4 = arith.cmpf oeq, %dp, %3 : f64
+// CHECK-NEXT:    %de = arith.select %4, %3, %2 : f64
 // CHECK-NEXT:    func.return %e, %de : f64, f64
 // CHECK-NEXT:  }
 
 // CHECK-LABEL: func.func private @fwddiff_helper_dc_d(%x: f64, %dx: f64, %k: f64) -> (f64, f64) {
 // CHECK-NEXT:    %p = arith.mulf %x, %k : f64
-// CHECK-NEXT:    %0 = arith.mulf %k, %dx : f64
-// CHECK-NEXT:    %1 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %2 = arith.cmpf oeq, %dx, %1 : f64
-// CHECK-NEXT:    %dp = arith.select %2, %1, %0 : f64
+// CHECK-NEXT:    %dp = arith.mulf %k, %dx : f64
 // CHECK-NEXT:    %e = math.exp %p : f64
-// CHECK-NEXT:    %3 = arith.mulf %e, %dp : f64
-// CHECK-NEXT:    %4 = arith.cmpf oeq, %dp, %1 : f64
-// CHECK-NEXT:    %de = arith.select %4, %1, %3 : f64
+// CHECK-NEXT:    %0 = arith.mulf %e, %dp : f64
+// CHECK-NEXT:    %1 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %2 = arith.cmpf oeq, %dp, %1 : f64
+// CHECK-NEXT:    %de = arith.select %2, %1, %0 : f64
 // CHECK-NEXT:    func.return %e, %de : f64, f64
 // CHECK-NEXT:  }
 
@@ -89,6 +83,7 @@ func.func @request(%x: f64, %dx: f64, %y: f64, %dy: f64) -> (f64, f64) {
 // CHECK-NEXT:    %r = func.call @fwddiff_caller_dc_n(%x, %dx, %y) : (f64, f64, f64) -> f64
 // CHECK-NEXT:    %s = func.call @fwddiff_caller_dd_n(%x, %dx, %y, %dy) : (f64, f64, f64, f64) -> f64
 
-// Each derivative is made once, however many calls and requests need it.
+// Each derivative is made once, however many calls and requests need it
+// (a leaf function given shadow arrays gets one per call site instead).
 // ONCE-COUNT-1: func.func private @fwddiff_helper_dc_d(
 // ONCE-NOT:     func.func private @fwddiff_helper_dc_d(

@@ -38,15 +38,13 @@ func.func @requests(%a: memref<?xf64, strided<[?], offset: ?>>, %da: memref<?xf6
 // CHECK-NEXT:    %v = memref.load %a[%i] : memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    %dv = memref.load %da[%i] : memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    %w = arith.mulf %v, %x : f64
-// CHECK-NEXT:    %0 = arith.mulf %x, %dv : f64
-// CHECK-NEXT:    %1 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %2 = arith.cmpf oeq, %dv, %1 : f64
-// CHECK-NEXT:    %dw = arith.select %2, %1, %0 : f64
+// CHECK-NEXT:    %dw = arith.mulf %x, %dv : f64
 // CHECK-NEXT:    memref.store %w, %a[%i] : memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    memref.store %dw, %da[%i] : memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    %two = arith.constant 2.000000e+00 : f64
 // CHECK-NEXT:    memref.store %two, %a[%j] : memref<?xf64, strided<[?], offset: ?>>
-// CHECK-NEXT:    memref.store %1, %da[%j] : memref<?xf64, strided<[?], offset: ?>>
+// CHECK-NEXT:    %0 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    memref.store %0, %da[%j] : memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    func.return
 // CHECK-NEXT:  }
 
@@ -69,11 +67,7 @@ func.func @requests(%a: memref<?xf64, strided<[?], offset: ?>>, %da: memref<?xf6
 // CHECK-NEXT:    %db = "memref.cast"(%dm) : (memref<?xf64>) -> memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    %sq = arith.mulf %x, %x : f64
 // CHECK-NEXT:    %8 = arith.mulf %x, %dx : f64
-// CHECK-NEXT:    %9 = arith.cmpf oeq, %dx, %0 : f64
-// CHECK-NEXT:    %10 = arith.select %9, %0, %8 : f64
-// CHECK-NEXT:    %11 = arith.mulf %x, %dx : f64
-// CHECK-NEXT:    %12 = arith.select %9, %0, %11 : f64
-// CHECK-NEXT:    %dsq = arith.addf %10, %12 : f64
+// CHECK-NEXT:    %dsq = arith.addf %8, %8 : f64
 // CHECK-NEXT:    memref.store %sq, %b[%c0] : memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    memref.store %dsq, %db[%c0] : memref<?xf64, strided<[?], offset: ?>>
 // CHECK-NEXT:    %r = memref.load %b[%c0] : memref<?xf64, strided<[?], offset: ?>>

@@ -62,13 +62,8 @@ func.func @requests(%x: f64, %dx: f64, %n: i64) -> (f64, f64, f64) {
 // CHECK-NEXT:    %r, %dr = scf.for %i = %lb to %n step %step iter_args(%s = %one, %ds = %0) -> (f64, f64) : i64 {
 // CHECK-NEXT:      %t = arith.mulf %s, %x : f64
 // CHECK-NEXT:      %1 = arith.mulf %x, %ds : f64
-// CHECK-NEXT:      %2 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %3 = arith.cmpf oeq, %ds, %2 : f64
-// CHECK-NEXT:      %4 = arith.select %3, %2, %1 : f64
-// CHECK-NEXT:      %5 = arith.mulf %s, %dx : f64
-// CHECK-NEXT:      %6 = arith.cmpf oeq, %dx, %2 : f64
-// CHECK-NEXT:      %7 = arith.select %6, %2, %5 : f64
-// CHECK-NEXT:      %dt = arith.addf %4, %7 : f64
+// CHECK-NEXT:      %2 = arith.mulf %s, %dx : f64
+// CHECK-NEXT:      %dt = arith.addf %1, %2 : f64
 // CHECK-NEXT:      scf.yield %t, %dt : f64, f64
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %dr : f64
@@ -81,16 +76,11 @@ func.func @requests(%x: f64, %dx: f64, %n: i64) -> (f64, f64, f64) {
 // CHECK-NEXT:    %r, %dr = scf.if %c -> (f64, f64) {
 // CHECK-NEXT:      %sq = arith.mulf %x, %x : f64
 // CHECK-NEXT:      %0 = arith.mulf %x, %dx : f64
-// CHECK-NEXT:      %1 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %2 = arith.cmpf oeq, %dx, %1 : f64
-// CHECK-NEXT:      %3 = arith.select %2, %1, %0 : f64
-// CHECK-NEXT:      %4 = arith.mulf %x, %dx : f64
-// CHECK-NEXT:      %5 = arith.select %2, %1, %4 : f64
-// CHECK-NEXT:      %dsq = arith.addf %3, %5 : f64
+// CHECK-NEXT:      %dsq = arith.addf %0, %0 : f64
 // CHECK-NEXT:      scf.yield %sq, %dsq : f64, f64
 // CHECK-NEXT:    } else {
-// CHECK-NEXT:      %6 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      scf.yield %zero, %6 : f64, f64
+// CHECK-NEXT:      %1 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:      scf.yield %zero, %1 : f64, f64
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %dr : f64
 // CHECK-NEXT:  }

@@ -32,28 +32,15 @@ func.func @request(%a: memref<?xf64>, %da1: memref<?xf64>, %da2: memref<?xf64>, 
 // CHECK-NEXT:    %r, %dr, %dr_1 = scf.for %i = %lb to %n step %one iter_args(%s = %v, %ds = %dv, %ds_1 = %dv_1) -> (f64, f64, f64) : i64 {
 // CHECK-NEXT:      %t = math.sin %s : f64
 // CHECK-NEXT:      %0 = math.cos %s : f64
-// CHECK-NEXT:      %1 = arith.mulf %0, %ds : f64
-// CHECK-NEXT:      %2 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %3 = arith.cmpf oeq, %ds, %2 : f64
-// CHECK-NEXT:      %dt = arith.select %3, %2, %1 : f64
-// CHECK-NEXT:      %4 = arith.mulf %0, %ds_1 : f64
-// CHECK-NEXT:      %5 = arith.cmpf oeq, %ds_1, %2 : f64
-// CHECK-NEXT:      %dt_1 = arith.select %5, %2, %4 : f64
+// CHECK-NEXT:      %dt = arith.mulf %0, %ds : f64
+// CHECK-NEXT:      %dt_1 = arith.mulf %0, %ds_1 : f64
 // CHECK-NEXT:      %u = arith.mulf %t, %x : f64
-// CHECK-NEXT:      %6 = arith.mulf %x, %dt : f64
-// CHECK-NEXT:      %7 = arith.cmpf oeq, %dt, %2 : f64
-// CHECK-NEXT:      %8 = arith.select %7, %2, %6 : f64
-// CHECK-NEXT:      %9 = arith.mulf %t, %dx : f64
-// CHECK-NEXT:      %10 = arith.cmpf oeq, %dx, %2 : f64
-// CHECK-NEXT:      %11 = arith.select %10, %2, %9 : f64
-// CHECK-NEXT:      %du = arith.addf %8, %11 : f64
-// CHECK-NEXT:      %12 = arith.mulf %x, %dt_1 : f64
-// CHECK-NEXT:      %13 = arith.cmpf oeq, %dt_1, %2 : f64
-// CHECK-NEXT:      %14 = arith.select %13, %2, %12 : f64
-// CHECK-NEXT:      %15 = arith.mulf %t, %dx_1 : f64
-// CHECK-NEXT:      %16 = arith.cmpf oeq, %dx_1, %2 : f64
-// CHECK-NEXT:      %17 = arith.select %16, %2, %15 : f64
-// CHECK-NEXT:      %du_1 = arith.addf %14, %17 : f64
+// CHECK-NEXT:      %1 = arith.mulf %x, %dt : f64
+// CHECK-NEXT:      %2 = arith.mulf %t, %dx : f64
+// CHECK-NEXT:      %du = arith.addf %1, %2 : f64
+// CHECK-NEXT:      %3 = arith.mulf %x, %dt_1 : f64
+// CHECK-NEXT:      %4 = arith.mulf %t, %dx_1 : f64
+// CHECK-NEXT:      %du_1 = arith.addf %3, %4 : f64
 // CHECK-NEXT:      scf.yield %u, %du, %du_1 : f64, f64, f64
 // CHECK-NEXT:    }
 // CHECK-NEXT:    memref.store %r, %a[%c0] : memref<?xf64>

@@ -37,47 +37,38 @@ func.func @hessian(%x: f64, %v: f64, %n: i64, %seed: f64) -> f64 {
 // CHECK-NEXT:    %r, %dr = scf.for %i = %lb to %n step %one iter_args(%s = %x, %ds = %dx) -> (f64, f64) : i64 {
 // CHECK-NEXT:      %t = math.sin %s : f64
 // CHECK-NEXT:      %3 = math.cos %s : f64
-// CHECK-NEXT:      %4 = arith.mulf %3, %ds : f64
-// CHECK-NEXT:      %5 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %6 = arith.cmpf oeq, %ds, %5 : f64
-// CHECK-NEXT:      %dt = arith.select %6, %5, %4 : f64
+// CHECK-NEXT:      %dt = arith.mulf %3, %ds : f64
 // CHECK-NEXT:      ad.push %tape, %s : !ad.cache<f64>
 // CHECK-NEXT:      ad.push %dtape, %ds : !ad.cache<f64>
 // CHECK-NEXT:      scf.yield %t, %dt : f64, f64
 // CHECK-NEXT:    }
-// CHECK-NEXT:    %7 = arith.cmpi sgt, %n, %lb : i64
-// CHECK-NEXT:    %8 = arith.constant 0 : i64
-// CHECK-NEXT:    %9 = arith.select %7, %n, %8 : i64
-// CHECK-NEXT:    %10 = arith.constant 1 : i64
-// CHECK-NEXT:    %11 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %12, %13 = scf.for %14 = %8 to %9 step %10 iter_args(%15 = %0, %16 = %11) -> (f64, f64) : i64 {
+// CHECK-NEXT:    %4 = arith.cmpi sgt, %n, %lb : i64
+// CHECK-NEXT:    %5 = arith.constant 0 : i64
+// CHECK-NEXT:    %6 = arith.select %4, %n, %5 : i64
+// CHECK-NEXT:    %7 = arith.constant 1 : i64
+// CHECK-NEXT:    %8 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %9, %10 = scf.for %11 = %5 to %6 step %7 iter_args(%12 = %0, %13 = %8) -> (f64, f64) : i64 {
 // CHECK-NEXT:      %s_1 = ad.pop %tape : !ad.cache<f64>
 // CHECK-NEXT:      %ds_1 = ad.pop %dtape : !ad.cache<f64>
-// CHECK-NEXT:      %17 = arith.constant 1 : i64
-// CHECK-NEXT:      %18 = arith.subi %9, %17 : i64
-// CHECK-NEXT:      %19 = arith.subi %18, %14 : i64
-// CHECK-NEXT:      %20 = arith.muli %19, %one : i64
-// CHECK-NEXT:      %i_1 = arith.addi %lb, %20 : i64
-// CHECK-NEXT:      %21 = math.cos %s_1 : f64
-// CHECK-NEXT:      %22 = math.sin %s_1 : f64
-// CHECK-NEXT:      %23 = arith.negf %22 : f64
-// CHECK-NEXT:      %24 = arith.mulf %23, %ds_1 : f64
-// CHECK-NEXT:      %25 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %26 = arith.cmpf oeq, %ds_1, %25 : f64
-// CHECK-NEXT:      %27 = arith.select %26, %25, %24 : f64
-// CHECK-NEXT:      %28 = arith.mulf %21, %15 : f64
-// CHECK-NEXT:      %29 = arith.mulf %15, %27 : f64
-// CHECK-NEXT:      %30 = arith.cmpf oeq, %27, %25 : f64
-// CHECK-NEXT:      %31 = arith.select %30, %25, %29 : f64
-// CHECK-NEXT:      %32 = arith.mulf %21, %16 : f64
-// CHECK-NEXT:      %33 = arith.cmpf oeq, %16, %25 : f64
-// CHECK-NEXT:      %34 = arith.select %33, %25, %32 : f64
-// CHECK-NEXT:      %35 = arith.addf %31, %34 : f64
-// CHECK-NEXT:      %36 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %37 = arith.cmpf oeq, %15, %36 : f64
-// CHECK-NEXT:      %38 = arith.select %37, %36, %28 : f64
-// CHECK-NEXT:      %39 = arith.select %37, %25, %35 : f64
-// CHECK-NEXT:      scf.yield %38, %39 : f64, f64
+// CHECK-NEXT:      %14 = arith.constant 1 : i64
+// CHECK-NEXT:      %15 = arith.subi %6, %14 : i64
+// CHECK-NEXT:      %16 = arith.subi %15, %11 : i64
+// CHECK-NEXT:      %17 = arith.muli %16, %one : i64
+// CHECK-NEXT:      %i_1 = arith.addi %lb, %17 : i64
+// CHECK-NEXT:      %18 = math.cos %s_1 : f64
+// CHECK-NEXT:      %19 = math.sin %s_1 : f64
+// CHECK-NEXT:      %20 = arith.negf %19 : f64
+// CHECK-NEXT:      %21 = arith.mulf %20, %ds_1 : f64
+// CHECK-NEXT:      %22 = arith.mulf %18, %12 : f64
+// CHECK-NEXT:      %23 = arith.mulf %12, %21 : f64
+// CHECK-NEXT:      %24 = arith.mulf %18, %13 : f64
+// CHECK-NEXT:      %25 = arith.addf %23, %24 : f64
+// CHECK-NEXT:      %26 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:      %27 = arith.cmpf oeq, %12, %26 : f64
+// CHECK-NEXT:      %28 = arith.select %27, %26, %22 : f64
+// CHECK-NEXT:      %29 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:      %30 = arith.select %27, %29, %25 : f64
+// CHECK-NEXT:      scf.yield %28, %30 : f64, f64
 // CHECK-NEXT:    }
-// CHECK-NEXT:    func.return %12, %13 : f64, f64
+// CHECK-NEXT:    func.return %9, %10 : f64, f64
 // CHECK-NEXT:  }
