@@ -22,6 +22,8 @@ _LAZY = {
     "Const": "cofactor.runtime.transforms",
     "Duplicated": "cofactor.runtime.transforms",
     "BatchDuplicated": "cofactor.runtime.transforms",
+    "checkpointed": "cofactor.runtime.transforms",
+    "Checkpoint": "cofactor.runtime.transforms",
 }
 __all__ = ["CompileError", "load", *_LAZY]
 

@@ -22,7 +22,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from xdsl.dialects import arith, func, memref, scf
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, ModuleOp, i64
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    DictionaryAttr,
+    IndexType,
+    MemRefType,
+    ModuleOp,
+    i64,
+)
 from xdsl.ir import Block, Region, SSAValue
 
 from cofactor.compiler import arrays
@@ -42,6 +49,7 @@ from cofactor.compiler.types import (
     TupleType,
     ValueType,
 )
+from cofactor.dialects.ad import CHECKPOINT, checkpoint_attr
 from cofactor.dialects.rt import CheckIndexOp, NoErrorOp, RaiseIfOp
 from cofactor.runtime.cache import fingerprint
 
@@ -553,7 +561,8 @@ class FunctionCompiler:
     def stmt_For(self, stmt: ast.For) -> None:
         if stmt.orelse:
             raise self.error("for/else is not supported", stmt)
-        trip, element = self.iteration_space(stmt)
+        it, checkpoint = self.checkpointed(stmt.iter)
+        trip, element = self.iteration_space(stmt, it)
         self.loop_depth += 1
         depth = self.loop_depth
         try:
@@ -591,8 +600,12 @@ class FunctionCompiler:
                 zero = self.em.const(0, I64)
                 one = self.em.const(1, I64)
                 loop = self.em.op(scf.ForOp(zero.ssa, trip.ssa, one.ssa, inits, block))
+                if checkpoint is not None:
+                    loop.attributes[CHECKPOINT] = checkpoint
                 self.bind_carried(carried, types, iter(loop.results))
                 return
+            if checkpoint is not None:
+                raise self.error("a checkpointed loop cannot break or return early", stmt)
 
             def step_body() -> None:
                 k = self.env[counter]
@@ -610,9 +623,31 @@ class FunctionCompiler:
         finally:
             self.loop_depth -= 1
 
-    def iteration_space(self, stmt: ast.For) -> tuple[Val, Callable[[Val], Val]]:
+    def checkpointed(self, it: ast.expr) -> tuple[ast.expr, DictionaryAttr | None]:
+        """`cofactor.checkpointed(range(...), snapshots=k, schedule=s)`: the range
+        and the `ad.checkpoint` attribute for the loop; any other iterable as is."""
+        from cofactor.runtime.transforms import checkpointed
+
+        if not (isinstance(it, ast.Call) and self.static_value(it.func) is checkpointed):
+            return it, None
+        if len(it.args) != 1:
+            raise self.error("checkpointed() takes one range(...) argument", it)
+        options: dict[str, object] = {"snapshots": 0, "schedule": "periodic"}
+        for kw in it.keywords:
+            value = self.static_value(kw.value) if not isinstance(kw.value, ast.Constant) \
+                else kw.value.value
+            if kw.arg not in options or type(value) is not type(options[kw.arg]):
+                raise self.error("checkpointed() takes constant snapshots=int and "
+                                 "schedule=str keywords", it)
+            options[kw.arg] = value
+        try:
+            attr = checkpoint_attr(str(options["schedule"]), int(options["snapshots"]))
+        except ValueError as exc:
+            raise self.error(str(exc), it) from None
+        return it.args[0], attr
+
+    def iteration_space(self, stmt: ast.For, it: ast.expr) -> tuple[Val, Callable[[Val], Val]]:
         """The trip count of a for loop, and the element for iteration number k."""
-        it = stmt.iter
         if isinstance(it, ast.Call) and self.static_value(it.func) is range:
             if it.keywords or not 1 <= len(it.args) <= 3:
                 raise self.error("range() takes 1 to 3 positional arguments", it)

@@ -29,7 +29,7 @@ from cofactor.passes import all_passes
 STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
 
 OPTIMIZE = ("canonicalize", "cse")
-AD = ("ad-reverse", "ad-forward", "canonicalize", "cse")
+AD = ("ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse")
 AD_LOWER = ("ad-lower-cache",)
 LOWER = (
     "lower-scf-while-to-cf",
@@ -121,9 +121,11 @@ class Derivative:
     activity: tuple[str, ...]
     ret_activity: tuple[str, ...] | None = None  # default: by mode, see `default_returns`
     width: int = 1
+    checkpoint: tuple[str, int] | None = None  # (schedule, snapshots) for the outer loops
 
     def key(self) -> str:
-        return f"{self.mode}:{','.join(self.activity)}:{self.ret_activity}:{self.width}"
+        key = f"{self.mode}:{','.join(self.activity)}:{self.ret_activity}:{self.width}"
+        return key if self.checkpoint is None else f"{key}:{self.checkpoint}"
 
 
 def is_differentiable(t: ValueType) -> bool:
@@ -270,6 +272,10 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
     assert spec.result is not None
     symbol, types, result = spec.symbol, arg_types, spec.result
     if derivative is not None:
+        if derivative.checkpoint is not None:
+            from cofactor.passes.ad_checkpoint import mark_outer_loops
+
+            mark_outer_loops(module, symbol, *derivative.checkpoint)
         symbol, types, result = add_request(module, symbol, types, result, derivative)
         instrument.run(AD, module)
     if "ad" in keep:

@@ -50,9 +50,11 @@ from enum import auto
 from xdsl.dialects.builtin import (
     I64,
     ArrayAttr,
+    DictionaryAttr,
     FlatSymbolRefAttr,
     FlatSymbolRefAttrConstr,
     IntegerAttr,
+    StringAttr,
     SymbolRefAttr,
     i64,
 )
@@ -396,3 +398,30 @@ class PopOp(IRDLOperation):
 
 AD = Dialect("ad", [FwdDiffOp, AutoDiffOp, InitOp, ReserveOp, PushOp, PopOp],
              [ActivityAttr, CacheType])
+
+
+# Checkpointing is a discardable attribute, not an op: `ad-checkpoint` reads it
+# off an `scf.for` (and marks the calls it outlines with it), and passes that
+# know nothing of AD keep the loop as it is.
+CHECKPOINT = "ad.checkpoint"
+SCHEDULES = ("periodic", "binomial")
+
+
+def checkpoint_attr(schedule: str, snapshots: int) -> DictionaryAttr:
+    """`{schedule = "periodic", snapshots = 8}`; 0 snapshots: about sqrt(trip count)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"checkpoint schedule must be one of {SCHEDULES}, not {schedule!r}")
+    if snapshots < 0:
+        raise ValueError("checkpoint snapshots must be >= 0")
+    return DictionaryAttr({"schedule": StringAttr(schedule),
+                           "snapshots": IntegerAttr(snapshots, i64)})
+
+
+def read_checkpoint(op: Operation) -> tuple[str, int] | None:
+    """The (schedule, snapshots) of a checkpointed loop, or None."""
+    attr = op.attributes.get(CHECKPOINT)
+    if not isinstance(attr, DictionaryAttr):
+        return None
+    schedule, snapshots = attr.data["schedule"], attr.data["snapshots"]
+    assert isinstance(schedule, StringAttr) and isinstance(snapshots, IntegerAttr)
+    return schedule.data, snapshots.value.data

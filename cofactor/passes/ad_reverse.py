@@ -23,7 +23,12 @@ get any):
   `augmented_<g>_...` in the forward sweep and its reverse function
   `reverse_<g>_...` at the mirrored point of the reverse sweep, made once per
   activity pattern (and per "the caller may overwrite this array argument
-  later" flags); both take the caller's caches.
+  later" flags); both take the caller's caches. A call marked
+  `ad.checkpoint` (a loop segment, see `ad-checkpoint`) runs plainly in the
+  forward sweep after pushing the arrays it writes or that change later (the
+  snapshot); at its mirrored point the reverse sweep pops them back, calls the
+  augmented function (taping that segment only) and at once the reverse one;
+  a binomial one (all the loop's steps) is reversed by Revolve (`_Revolve`).
 
 Cache or recompute: the reverse sweep needs forward values. A value of the
 function's top block is in scope there (same function). A value defined in a
@@ -61,19 +66,23 @@ in loops that call functions which push too) reserve per execution of their
 block, and `ad-lower-cache` grows the buffer geometrically.
 
 Memory: the primal arrays keep their forward-sweep contents during the reverse
-sweep (nothing is restored); distinct array arguments are assumed not to alias.
+sweep (nothing is restored but checkpointed segments' snapshots, before their
+re-run); distinct array arguments are assumed not to alias.
 """
 
 from __future__ import annotations
 
 import math as pymath
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
 from xdsl.dialects import arith, func, math, memref, scf, ub
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AnyFloat,
+    Float64Type,
     FloatAttr,
     FunctionType,
     IndexType,
@@ -91,6 +100,7 @@ from xdsl.traits import SymbolTable
 from xdsl.utils.exceptions import PassFailedException
 
 from cofactor.dialects.ad import (
+    CHECKPOINT,
     Activity,
     AutoDiffOp,
     CacheType,
@@ -99,9 +109,10 @@ from cofactor.dialects.ad import (
     PushOp,
     ReserveOp,
     has_seed,
+    read_checkpoint,
 )
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
-from cofactor.passes._shadows import for_each_element, zero_array, zero_fill
+from cofactor.passes._shadows import for_each_element, index_const, zero_array, zero_fill
 from cofactor.passes._tangent_rules import (
     INACTIVE,
     MEMREF_ALLOCS,
@@ -447,6 +458,7 @@ class _Sweeps:
         self.forward_ops: dict[Operation, Operation] = {}
         self.counters: dict[Operation, SSAValue] = {}
         self.call_pairs: dict[Operation, tuple[_Pair, list[Activity], list[Activity]]] = {}
+        self.snapshots: dict[Operation, list[SSAValue]] = {}
         self.scopes: list[_Scope] = []
         self.instances: dict[Block, list[_Scope]] = {}
         self.cached: dict[Block, dict[tuple[str, object], SSAValue]] = {}
@@ -1045,6 +1057,9 @@ class _Sweeps:
         if all(a is Activity.CONST for a in (*args, *results)):
             self._clone(e, op)
             return
+        if CHECKPOINT in op.attributes and not any(a.has_shadow for a in results):
+            self._forward_checkpointed(e, op, args, results)
+            return
         overwritten = [isinstance(v.type, MemRefType) and self.memory.overwritten_after(op, v)
                        for v in op.operands]
         pair = self.diff.pair(op.callee.root_reference.data, args, results, overwritten)
@@ -1061,6 +1076,50 @@ class _Sweeps:
         self._map_shadows([r for r, a in zip(op.results, results, strict=True) if a.has_shadow],
                           call.results[n:])
         self.call_pairs[op] = (pair, args, results)
+
+    def _forward_checkpointed(self, e: Emit, op: func.CallOp, args: list[Activity],
+                              results: list[Activity]) -> None:
+        """A checkpointed call (`ad-checkpoint`): snapshot the arrays it writes
+        (or that change after it) on the tape, then run the plain primal; the
+        reverse sweep restores them and re-runs it taped (see reverse_call)."""
+        callee = self.diff.analysis.callee(op)
+        assert callee is not None
+        written = self.diff.analysis.written_args(callee)
+        snapshot = [v for v, w in zip(op.operands, written, strict=True)
+                    if isinstance(v.type, MemRefType)
+                    and (w or self.memory.overwritten_after(op, v))]
+        self._push_arrays(e, [self.primal[v] for v in snapshot], reverse=False)
+        self._clone(e, op).attributes.pop(CHECKPOINT)
+        found = read_checkpoint(op)
+        if found is not None and found[0] == "binomial":
+            # a step's adjoint state feeds the step before: the same activity for both
+            for i, r in enumerate(op.results):
+                if _is_float(r) and Activity.ACTIVE in (args[i], results[i]):
+                    args[i] = results[i] = Activity.ACTIVE
+        pair = self.diff.pair(op.callee.root_reference.data, args, results,
+                              [False] * len(args))
+        self.call_pairs[op] = (pair, args, results)
+        self.snapshots[op] = snapshot
+
+    def _push_arrays(self, e: Emit, arrays: Sequence[SSAValue], reverse: bool) -> None:
+        """Push every element of `arrays`, last element first (so that
+        `_pop_arrays` pops them in order), on the forward or reverse tapes."""
+        for array in arrays:
+            def push(inner: Emit, idx: list[SSAValue], array: SSAValue = array) -> None:
+                last = [inner.op(arith.SubiOp(inner.op(memref.DimOp(array, index_const(
+                    inner, d))), inner.op(arith.AddiOp(i, index_const(inner, 1)))))
+                        for d, i in enumerate(idx)]
+                value = inner.op(memref.LoadOp.get(array, last))
+                inner.insert(PushOp(self.tape(value.type, reverse), value))
+
+            for_each_element(e, array, push)
+
+    def _pop_arrays(self, e: Emit, arrays: Sequence[SSAValue]) -> None:
+        """Pop what `_push_arrays` pushed back into `arrays` (reverse tapes)."""
+        for array in reversed(arrays):
+            for_each_element(e, array, lambda inner, idx, array=array: inner.insert(
+                memref.StoreOp.get(inner.op(PopOp(self.tape(
+                    array.type.element_type, True))), array, idx)))
 
     # -- reverse sweep -----------------------------------------------------
 
@@ -1165,6 +1224,16 @@ class _Sweeps:
             operands.append(self.get(v))
             if a.has_shadow:
                 operands.append(self.get_shadow(v))
+        if op in self.snapshots:
+            self._pop_arrays(e, [self.get(v) for v in self.snapshots[op]])
+            found = read_checkpoint(op)
+            assert found is not None
+            if found[0] == "binomial":
+                _Revolve(self, e, op, pair, args, operands).run(found[1])
+                return
+            e.insert(func.CallOp(pair.augmented.sym_name.data,
+                                 [*operands, *(self.tape(t, True) for t in pair.tapes)],
+                                 pair.augmented.function_type.outputs.data))
         operands += [self.get_shadow(r) for r, a in zip(op.results, results, strict=True)
                      if a.has_shadow]
         operands += [self.take(e, r) for r, a in zip(op.results, results, strict=True)
@@ -1413,6 +1482,237 @@ class _Sweeps:
             inner.insert(memref.StoreOp.get(total, shadow, idx))
 
         for_each_element(e, shadow, add)
+
+
+class _Revolve:
+    """Binomial checkpointing (Revolve) of a segment call over all its steps,
+    in the reverse sweep. Work items (lo, hi, c) on a small stack each start
+    from the snapshot on top of the tape, the state at step lo: a single step
+    is re-run taped and reversed, then its snapshot dropped; with c = 0 free
+    snapshots every step is reached from lo again; else the state advances to
+    lo + j and is snapshotted, and (lo + j, hi, c - 1) then (lo, lo + j, c)
+    follow. j is Griewank's optimal split: with s = c + 1 snapshots and r the
+    fewest repetitions such that beta(s, r) = C(s + r, s) >= m = hi - lo,
+    j = max(1, beta(s, r - 2), m - beta(s - 1, r)). At most `snapshots`
+    snapshots are held (0: about sqrt(n)); a stack item per live snapshot."""
+
+    def __init__(self, sweeps: _Sweeps, e: Emit, op: func.CallOp, pair: _Pair,
+                 args: list[Activity], operands: list[SSAValue]):
+        self.sw, self.e, self.op, self.pair = sweeps, e, op, pair
+        n = self.n = len(op.results)
+        self.operands = operands  # primal values, each dup one followed by its shadow
+        self.types = [r.type for r in op.results]
+        self.arrays = [sweeps.get(v) for v in sweeps.snapshots[op]]
+        self.carried = [i for i in range(n) if args[i] is Activity.ACTIVE]
+        self.captured = [v for v, a in zip(op.operands[n + 3:], args[n + 3:], strict=True)
+                         if a is Activity.ACTIVE]
+        self.tapes = [sweeps.tape(t, True) for t in pair.tapes]
+        self.shadowed = [a.has_shadow for a in args]
+        lb_at = sum(1 + a.has_shadow for a in args[:n])
+        self.lb, self.step = operands[lb_at], operands[lb_at + 2]
+
+    # -- pieces --------------------------------------------------------------
+
+    def call_operands(self, state: Sequence[SSAValue], e: Emit, lo: SSAValue, hi: SSAValue,
+                      shadows: bool) -> list[SSAValue]:
+        """The segment's operands for steps [lo, hi) from `state`."""
+        out = iter(self.operands)
+        values: list[SSAValue] = []
+        for i, shadowed in enumerate(self.shadowed):
+            v = next(out)
+            if i < self.n:
+                v = state[i]
+            elif i in (self.n, self.n + 1):
+                v = e.op(arith.AddiOp(self.lb, e.op(arith.MuliOp(lo if i == self.n else hi,
+                                                                 self.step))))
+            values.append(v)
+            shadow = next(out) if shadowed else None
+            if shadows and shadow is not None:
+                values.append(shadow)
+        return values
+
+    def advance(self, e: Emit, state: Sequence[SSAValue], lo: SSAValue, hi: SSAValue
+                ) -> list[SSAValue]:
+        """Run steps [lo, hi) untaped."""
+        operands = self.call_operands(state, e, lo, hi, False)
+        call = e.insert(func.CallOp(self.op.callee.root_reference.data, operands, self.types))
+        return list(call.results)
+
+    def reverse_step(self, e: Emit, state: Sequence[SSAValue], k: SSAValue,
+                     adjoints: Sequence[SSAValue]) -> list[SSAValue]:
+        """Re-run step k taped and reverse it: the adjoints of the state
+        before it, then those of the captured scalars (increments)."""
+        after = e.op(arith.AddiOp(k, e.const(1, i64)))
+        operands = self.call_operands(state, e, k, after, True)
+        aug, rev = self.pair.augmented, self.pair.reverse
+        e.insert(func.CallOp(aug.sym_name.data, [*operands, *self.tapes],
+                             aug.function_type.outputs.data))
+        seeds = adjoints[:len(self.carried)]
+        call = e.insert(func.CallOp(rev.sym_name.data, [*operands, *seeds, *self.tapes],
+                                    rev.function_type.outputs.data))
+        out = list(call.results)
+        return out[:len(seeds)] + [e.add(a, b) for a, b in zip(
+            adjoints[len(seeds):], out[len(seeds):], strict=True)]
+
+    def push_state(self, e: Emit, state: Sequence[SSAValue]) -> None:
+        for v in state:
+            if v.type == i1:
+                v = e.op(arith.ExtUIOp(v, i64))
+            e.insert(PushOp(self.sw.tape(v.type, True), v))
+        self.sw._push_arrays(e, self.arrays, reverse=True)
+
+    def pop_state(self, e: Emit) -> list[SSAValue]:
+        self.sw._pop_arrays(e, self.arrays)
+        state: list[SSAValue] = []
+        for t in reversed(self.types):
+            v = e.op(PopOp(self.sw.tape(i64 if t == i1 else t, True)))
+            state.append(e.op(arith.TruncIOp(v, i1)) if t == i1 else v)
+        return state[::-1]
+
+    def peek(self, e: Emit) -> list[SSAValue]:
+        state = self.pop_state(e)
+        self.push_state(e, state)
+        return state
+
+    def split(self, e: Emit, m: SSAValue, c: SSAValue) -> SSAValue:
+        """Griewank's optimal first step count j (see the class docstring)."""
+        one = e.const(1, i64)
+        s = e.op(arith.AddiOp(c, one))
+        before, after = Block(arg_types=[i64, i64]), Block(arg_types=[i64, i64])
+        b = Emit(InsertPoint.at_end(before))
+        before.add_op(scf.ConditionOp(b.op(arith.CmpiOp(before.args[1], m, "slt")),
+                                      *before.args))
+        a = Emit(InsertPoint.at_end(after))
+        r = a.op(arith.AddiOp(after.args[0], one))
+        beta = a.op(arith.DivSIOp(a.op(arith.MuliOp(after.args[1], a.op(arith.AddiOp(s, r)))),
+                                  r))
+        after.add_op(scf.YieldOp(r, beta))
+        r, beta = e.insert(scf.WhileOp([e.const(0, i64), one], [i64, i64], Region(before),
+                                       Region(after))).results
+        sr = e.op(arith.AddiOp(s, r))
+        left = e.op(arith.DivSIOp(e.op(arith.MuliOp(beta, r)), sr))  # beta(s, r - 1)
+        left = e.op(arith.DivSIOp(e.op(arith.MuliOp(left, e.op(arith.SubiOp(r, one)))),
+                                  e.op(arith.SubiOp(sr, one))))  # beta(s, r - 2), 0 for r = 1
+        right = e.op(arith.DivSIOp(e.op(arith.MuliOp(beta, s)), sr))  # beta(s - 1, r)
+        return e.op(arith.MaxSIOp(e.op(arith.MaxSIOp(one, left)),
+                                  e.op(arith.SubiOp(m, right))))
+
+    # -- the driver ----------------------------------------------------------
+
+    def run(self, snapshots: int) -> None:
+        e, n = self.e, self.n
+        one, zero = e.const(1, i64), e.const(0, i64)
+        lo_v, hi_v = self.operands_at(n), self.operands_at(n + 1)
+        span = e.op(arith.MaxSIOp(e.op(arith.SubiOp(hi_v, lo_v)), zero))
+        m = e.op(arith.DivSIOp(e.op(arith.SubiOp(e.op(arith.AddiOp(span, self.step)), one)),
+                               self.step))
+        if snapshots:
+            free = e.const(snapshots - 1, i64)
+        else:
+            root = e.op(math.SqrtOp(e.op(arith.SIToFPOp(m, Float64Type()))))
+            free = e.op(arith.MaxSIOp(e.op(arith.SubiOp(
+                e.op(arith.FPToSIOp(e.op(math.CeilOp(root)), i64)), one)), zero))
+        size = e.op(arith.IndexCastOp(e.op(arith.MuliOp(e.op(arith.AddiOp(
+            free, e.const(3, i64))), e.const(3, i64))), IndexType()))
+        work = e.op(memref.AllocOp([size], [], MemRefType(i64, [DYNAMIC_INDEX])))
+        for k, v in enumerate((zero, m, free)):
+            e.insert(memref.StoreOp.get(v, work, [index_const(e, k)]))
+        nonempty = e.op(arith.CmpiOp(m, zero, "sgt"))
+        first = Block()
+        self.push_state(Emit(InsertPoint.at_end(first)),
+                        [self.operands_at(i) for i in range(n)])
+        first.add_op(scf.YieldOp())
+        e.insert(scf.IfOp(nonempty, [], Region(first)))
+        seeds = [self.sw.take(e, self.op.results[i]) for i in self.carried]
+        sums = [e.const(0.0, v.type) for v in self.captured]
+        types = [i64, i64, *(v.type for v in (*seeds, *sums))]
+        before, after = Block(arg_types=types), Block(arg_types=types)
+        b = Emit(InsertPoint.at_end(before))
+        before.add_op(scf.ConditionOp(b.op(arith.CmpiOp(before.args[0], zero, "sgt")),
+                                      *before.args))
+        self.item(after, work)
+        loop = e.insert(scf.WhileOp([e.op(arith.ExtUIOp(nonempty, i64)), zero, *seeds, *sums],
+                                    types, Region(before), Region(after)))
+        e.insert(memref.DeallocOp.get(work))
+        if self.sw._pair_mode:
+            reserve_caches(first)
+            reserve_caches(after)
+        adjoints = list(loop.results[2:])
+        for i, adjoint in zip(self.carried, adjoints, strict=False):
+            self.sw.add_adjoint(e, self.op.operands[i], adjoint)
+        for v, adjoint in zip(self.captured, adjoints[len(self.carried):], strict=True):
+            self.sw.add_adjoint(e, v, adjoint)
+        if os.environ.get("COFACTOR_CHECKPOINT_PROBE"):
+            self.probe(e, loop.results[1])
+
+    def operands_at(self, i: int) -> SSAValue:
+        """The primal operand i (shadows skipped)."""
+        return [v for v, k in zip(self.operands, self._positions(), strict=True) if k][i]
+
+    def _positions(self) -> list[bool]:
+        return [flag for s in self.shadowed for flag in (True, *(False,) * s)]
+
+    def item(self, body: Block, work: SSAValue) -> None:
+        """One work item: the after region of the driver's loop."""
+        e = Emit(InsertPoint.at_end(body))
+        sp, count, *adjoints = body.args
+        one, zero = e.const(1, i64), e.const(0, i64)
+        top = e.op(arith.SubiOp(sp, one))
+        base = e.op(arith.MuliOp(top, e.const(3, i64)))
+
+        def at(k: int, emit: Emit) -> SSAValue:
+            return emit.op(arith.IndexCastOp(emit.op(arith.AddiOp(base, emit.const(k, i64))),
+                                             IndexType()))
+
+        lo, hi, c = (e.op(memref.LoadOp.get(work, [at(k, e)])) for k in range(3))
+        state = self.peek(e)
+        m = e.op(arith.SubiOp(hi, lo))
+        types = [a.type for a in body.args]
+
+        single = Block()
+        s = Emit(InsertPoint.at_end(single))
+        new = self.reverse_step(s, state, lo, adjoints)
+        self.pop_state(s)
+        single.add_op(scf.YieldOp(top, count, *new))
+
+        repeat = Block()
+        r = Emit(InsertPoint.at_end(repeat))
+        steps = Block(arg_types=[i64, i64, *(a.type for a in adjoints)])
+        f = Emit(InsertPoint.at_end(steps))
+        k = f.op(arith.SubiOp(f.op(arith.SubiOp(hi, f.const(1, i64))), steps.args[0]))
+        moved = self.advance(f, self.peek(f), lo, k)
+        done = f.op(arith.AddiOp(steps.args[1], f.op(arith.SubiOp(k, lo))))
+        steps.add_op(scf.YieldOp(done, *self.reverse_step(f, moved, k, steps.args[2:])))
+        loop = r.insert(scf.ForOp(zero, m, one, [count, *adjoints], Region(steps)))
+        self.pop_state(r)
+        repeat.add_op(scf.YieldOp(top, *loop.results))
+
+        split = Block()
+        p = Emit(InsertPoint.at_end(split))
+        j = self.split(p, m, c)
+        mid = p.op(arith.AddiOp(lo, j))
+        self.push_state(p, self.advance(p, state, lo, mid))
+        for k, v in enumerate((lo, mid, c, mid, hi, p.op(arith.SubiOp(c, one)))):
+            p.insert(memref.StoreOp.get(v, work, [at(k, p)]))
+        split.add_op(scf.YieldOp(p.op(arith.AddiOp(sp, one)),
+                                 p.op(arith.AddiOp(count, j)), *adjoints))
+
+        longer = Block()
+        g = Emit(InsertPoint.at_end(longer))
+        inner = g.insert(scf.IfOp(g.op(arith.CmpiOp(c, zero, "eq")), types, Region(repeat),
+                                  Region(split)))
+        longer.add_op(scf.YieldOp(*inner.results))
+        outer = e.insert(scf.IfOp(e.op(arith.CmpiOp(m, one, "eq")), types, Region(single),
+                                  Region(longer)))
+        body.add_op(scf.YieldOp(*outer.results))
+
+    def probe(self, e: Emit, count: SSAValue) -> None:
+        """Test hook: call the external `cofactor_checkpoint_probe(steps)` with
+        the steps re-run untaped (COFACTOR_CHECKPOINT_PROBE set at compile time)."""
+        module = self.sw.diff.module
+        if SymbolTable.lookup_symbol(module, "cofactor_checkpoint_probe") is None:
+            module.body.block.add_op(func.FuncOp.external("cofactor_checkpoint_probe", [i64], []))
+        e.insert(func.CallOp("cofactor_checkpoint_probe", [count], []))
 
 
 # --------------------------------------------------------------------------

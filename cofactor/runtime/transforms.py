@@ -100,10 +100,12 @@ def _build(py_func: Callable, types: tuple[ValueType, ...], options: Options,
 
 @functools.cache
 def _reverse(py_func: Callable, types: tuple[ValueType, ...], options: Options,
-             activity: tuple[str, ...], ret_activity: tuple[str, ...]) -> Callable:
+             activity: tuple[str, ...], ret_activity: tuple[str, ...],
+             checkpoint: tuple[str, int] | None = None) -> Callable:
     from cofactor.compiler.pipeline import Derivative
 
-    return _build(py_func, types, options, Derivative("reverse", activity, ret_activity))
+    return _build(py_func, types, options,
+                  Derivative("reverse", activity, ret_activity, checkpoint=checkpoint))
 
 
 @functools.cache
@@ -292,30 +294,56 @@ def _reverse_call(f: Callable, args: Sequence[Any], wrt: Sequence[bool], seeds: 
     return primal, grads
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """`grad(f, checkpoint=Checkpoint(snapshots=k))`: checkpoint the outer loops
+    of `f` as `checkpointed` does (0 snapshots: about sqrt(n))."""
+
+    snapshots: int = 0
+    schedule: str = "periodic"
+
+
+def checkpointed(steps: range, snapshots: int = 0, schedule: str = "periodic") -> range:
+    """`for t in checkpointed(range(n), snapshots=k)`: in compiled code the loop's
+    reverse sweep stores k snapshots of its state instead of taping every
+    step, and re-runs the steps between them (0: about sqrt(n)). Under plain
+    CPython it is just the range."""
+    return steps
+
+
 def _argnums(argnums: int | Sequence[int]) -> tuple[bool, tuple[int, ...]]:
     multiple = not isinstance(argnums, int)
     return multiple, tuple(argnums) if multiple else (argnums,)
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0,
+         checkpoint: Checkpoint | None = None) -> Callable:
     """The gradient of `f`, a function of one float scalar result, by reverse
     mode, as `jax.grad`: a float for a float argument, an array of its shape
     for an array argument; a tuple of them when `argnums` is a sequence."""
-    return _Gradient(f, argnums, with_value=False)
+    return _Gradient(f, argnums, with_value=False, checkpoint=checkpoint)
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
+                   checkpoint: Checkpoint | None = None) -> Callable:
     """`(f(*args), grad(f)(*args))` in one forward and reverse sweep, as
     `jax.value_and_grad`."""
-    return _Gradient(f, argnums, with_value=True)
+    return _Gradient(f, argnums, with_value=True, checkpoint=checkpoint)
 
 
 class _Gradient:
     """`grad`/`value_and_grad` of one function: per argument types (the
     dispatcher's cheap key), the compiled derivative and what to pass it."""
 
-    def __init__(self, f: Callable, argnums: int | Sequence[int], with_value: bool):
+    def __init__(self, f: Callable, argnums: int | Sequence[int], with_value: bool,
+                 checkpoint: Checkpoint | None = None):
+        from cofactor.dialects.ad import checkpoint_attr
+
         self.f = f
+        self.checkpoint = None
+        if checkpoint is not None:
+            checkpoint_attr(checkpoint.schedule, checkpoint.snapshots)  # raises if invalid
+            self.checkpoint = (checkpoint.schedule, checkpoint.snapshots)
         self.multiple, self.wrt = _argnums(argnums)
         self.with_value = with_value
         self.api = "value_and_grad" if with_value else "grad"
@@ -333,7 +361,7 @@ class _Gradient:
         activity = _reverse_activity(types, [i in picked for i in range(n)], self.api)
         ret = ("active",) if self.with_value else ("activenoneed",)
         try:
-            compiled = _reverse(py_func, types, options, activity, ret)
+            compiled = _reverse(py_func, types, options, activity, ret, self.checkpoint)
         except ActivityError as exc:
             raise TypeError(f"{self.api}: {exc}") from None
         return compiled, activity, picked

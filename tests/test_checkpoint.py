@@ -1,0 +1,276 @@
+"""Checkpointed reverse mode (`cofactor.checkpointed`, `Checkpoint`,
+`ad-checkpoint`): the gradient of a checkpointed loop equals the fully taped
+one, for both schedules, every number of snapshots (more snapshots than
+steps, one step, none, binomial boundaries) and the loop state a checkpoint
+must restore: loop-carried scalars, arrays written in place, arrays read by
+the loop but overwritten after it. Revolve re-runs exactly Griewank's fewest
+steps, counted through the pass's test hook."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+
+import numpy as np
+import pytest
+
+import cofactor
+from cofactor.compiler.diagnostics import CompileError
+from cofactor.compiler.options import Options
+from cofactor.compiler.pipeline import Derivative, stage_text
+from cofactor.compiler.types import F64, I64, ArrayType
+
+SCHEDULES = ("periodic", "binomial")
+SNAPSHOTS = (0, 1, 2, 3, 8, 64)
+STEPS = (0, 1, 2, 3, 7, 10, 16, 50)  # 10 = beta(2, 3), 16 = beta(2, 4) + 1
+
+
+def scalar_with(k, schedule="periodic"):
+    """The checkpointed recurrence with `k` snapshots (constants of the closure)."""
+    def f(x, n):
+        s = 0.0
+        for t in cofactor.checkpointed(range(n), snapshots=k, schedule=schedule):
+            x = math.sin(x) * 1.1 + 0.01 * t
+            s += x * x
+        return s
+    return f
+
+
+def scalar_tape(x, n, k):
+    s = 0.0
+    for t in range(n):
+        x = math.sin(x) * 1.1 + 0.01 * t
+        s += x * x
+    return s
+
+
+def test_plain_python_runs_the_range():
+    assert cofactor.checkpointed(range(2, 9, 3), snapshots=4) == range(2, 9, 3)
+    assert scalar_with(2)(0.3, 5) == scalar_tape(0.3, 5, 2)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("n", STEPS)
+@pytest.mark.parametrize("k", SNAPSHOTS)
+def test_scalar_recurrence(n, k, schedule):
+    got = cofactor.grad(scalar_with(k, schedule))(0.3, n)
+    assert got == pytest.approx(cofactor.grad(scalar_tape)(0.3, n, k), rel=1e-12, abs=1e-14)
+
+
+def heat_ckpt(u, n, c):
+    m = u.shape[0]
+    for _ in cofactor.checkpointed(range(n), snapshots=4):
+        for i in range(1, m - 1):
+            u[i] = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1]) + 0.01 * math.sin(u[i])
+    s = 0.0
+    for i in range(m):
+        s += u[i] * u[i] * (i + 1)
+    return s
+
+
+def heat_revolve(u, n, c):
+    m = u.shape[0]
+    for _ in cofactor.checkpointed(range(n), snapshots=3, schedule="binomial"):
+        for i in range(1, m - 1):
+            u[i] = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1]) + 0.01 * math.sin(u[i])
+    s = 0.0
+    for i in range(m):
+        s += u[i] * u[i] * (i + 1)
+    return s
+
+
+def heat_tape(u, n, c):
+    m = u.shape[0]
+    for _ in range(n):
+        for i in range(1, m - 1):
+            u[i] = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1]) + 0.01 * math.sin(u[i])
+    s = 0.0
+    for i in range(m):
+        s += u[i] * u[i] * (i + 1)
+    return s
+
+
+@pytest.mark.parametrize("heat", (heat_ckpt, heat_revolve))
+@pytest.mark.parametrize("n", (1, 3, 4, 5, 17, 40))
+def test_array_written_in_place(n, heat):
+    u = np.random.default_rng(n).uniform(-1, 1, 9)
+    gu, gc = cofactor.grad(heat, argnums=(0, 2))(u.copy(), n, 0.2)
+    tu, tc = cofactor.grad(heat_tape, argnums=(0, 2))(u.copy(), n, 0.2)
+    np.testing.assert_allclose(gu, tu, rtol=1e-12, atol=1e-14)
+    assert gc == pytest.approx(tc, rel=1e-12)
+
+
+def forcing_ckpt(x, w, n):
+    for t in cofactor.checkpointed(range(n), snapshots=3, schedule="binomial"):
+        x = x * w[t % w.shape[0]] + math.cos(x)
+    for i in range(w.shape[0]):
+        w[i] = 2.0 * w[i]  # after the loop: its snapshot keeps the old values
+    return x + w[0]
+
+
+def forcing_tape(x, w, n):
+    for t in range(n):
+        x = x * w[t % w.shape[0]] + math.cos(x)
+    for i in range(w.shape[0]):
+        w[i] = 2.0 * w[i]
+    return x + w[0]
+
+
+@pytest.mark.parametrize("n", (1, 2, 6, 11))
+def test_array_overwritten_after_the_loop(n):
+    w = np.random.default_rng(n).uniform(0.5, 0.9, 4)
+    got = cofactor.grad(forcing_ckpt, argnums=(0, 1))(0.4, w.copy(), n)
+    want = cofactor.grad(forcing_tape, argnums=(0, 1))(0.4, w.copy(), n)
+    assert got[0] == pytest.approx(want[0], rel=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def inner_ckpt(x, n):
+    for t in cofactor.checkpointed(range(2, n, 3), snapshots=2):
+        x = math.exp(-x * x) + 0.1 * t * x
+    return x
+
+
+def inner_revolve(x, n):
+    for t in cofactor.checkpointed(range(2, n, 3), snapshots=2, schedule="binomial"):
+        x = math.exp(-x * x) + 0.1 * t * x
+    return x
+
+
+def outer_ckpt(x, n):
+    s = 0.0
+    for _ in range(3):
+        x = inner_ckpt(x, n)
+        s += x
+    return s
+
+
+def outer_revolve(x, n):
+    s = 0.0
+    for _ in range(3):
+        x = inner_revolve(x, n)
+        s += x
+    return s
+
+
+def inner_tape(x, n):
+    for t in range(2, n, 3):
+        x = math.exp(-x * x) + 0.1 * t * x
+    return x
+
+
+def outer_tape(x, n):
+    s = 0.0
+    for _ in range(3):
+        x = inner_tape(x, n)
+        s += x
+    return s
+
+
+@pytest.mark.parametrize("outer", (outer_ckpt, outer_revolve))
+@pytest.mark.parametrize("n", (2, 3, 5, 12, 30))
+def test_in_a_callee_with_a_stepped_range(n, outer):
+    got = cofactor.grad(outer)(0.7, n)
+    assert got == pytest.approx(cofactor.grad(outer_tape)(0.7, n), rel=1e-12)
+
+
+def test_the_loop_becomes_segment_calls():
+    text = stage_text(scalar_with(0), (F64, I64), Options(), "input")
+    assert 'ad.checkpoint = {schedule = "periodic", snapshots = 0 : i64}' in text
+    text = stage_text(heat_ckpt, (ArrayType(F64, 1), I64, F64), Options(), "ad",
+                      derivative=Derivative("reverse", ("dup", "const", "active")))
+    assert "func.func private @heat_ckpt_segment" in text
+    assert "func.call @augmented_heat_ckpt_segment" in text
+
+
+def test_errors():
+    def breaks(x, n):
+        for _ in cofactor.checkpointed(range(n)):
+            x = x * 0.5
+            if x < 0.1:
+                break
+        return x
+
+    def unknown(x, n):
+        for _ in cofactor.checkpointed(range(n), schedule="treeverse"):
+            x = x * 0.5
+        return x
+
+    with pytest.raises(CompileError, match="cannot break"):
+        cofactor.grad(breaks)(1.0, 3)
+    with pytest.raises(CompileError, match="schedule must be one of"):
+        cofactor.grad(unknown)(1.0, 3)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("k", (0, 1, 5))
+def test_per_call_option_checkpoints_the_outer_loops(k, schedule):
+    u = np.random.default_rng(k).uniform(-1, 1, 7)
+    ckpt = cofactor.Checkpoint(snapshots=k, schedule=schedule)
+    got = cofactor.value_and_grad(heat_tape, argnums=(0, 2), checkpoint=ckpt)(u.copy(), 13, 0.2)
+    value, (tu, tc) = cofactor.value_and_grad(heat_tape, argnums=(0, 2))(u.copy(), 13, 0.2)
+    assert got[0] == pytest.approx(value, rel=1e-14)
+    np.testing.assert_allclose(got[1][0], tu, rtol=1e-12, atol=1e-14)
+    assert got[1][1] == pytest.approx(tc, rel=1e-12)
+    text = stage_text(heat_tape, (ArrayType(F64, 1), I64, F64), Options(), "ad",
+                      derivative=Derivative("reverse", ("dup", "const", "active"),
+                                            checkpoint=(schedule, k)))
+    assert "func.call @augmented_heat_tape_segment" in text
+    with pytest.raises(ValueError, match="schedule"):
+        cofactor.grad(heat_tape, checkpoint=cofactor.Checkpoint(schedule="treeverse"))
+
+
+def revolve_optimum(m, snapshots):
+    """Griewank's fewest forward steps re-run to reverse m steps holding at
+    most `snapshots` states: r m - beta(s + 1, r - 1), beta(s, r) = C(s + r, s),
+    r the fewest repetitions with beta(s, r) >= m."""
+    r = 0
+    while math.comb(snapshots + r, snapshots) < m:
+        r += 1
+    return r * m - math.comb(snapshots + r, snapshots + 1) if m > 1 else 0
+
+
+@functools.cache
+def fewest_steps(m, free):
+    """The same optimum by exhaustive search over first splits (free snapshots
+    beyond the one at the start)."""
+    if m <= 1:
+        return 0
+    if free == 0:
+        return m * (m - 1) // 2
+    return min(j + fewest_steps(m - j, free - 1) + fewest_steps(j, free) for j in range(1, m))
+
+
+def test_revolve_formula_is_the_optimum():
+    for m in range(1, 60):
+        for s in range(1, 7):
+            assert revolve_optimum(m, s) == fewest_steps(m, s - 1), (m, s)
+
+
+PROBED: list[int] = []
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_int64)
+def _probe(steps):
+    PROBED.append(steps)
+
+
+@pytest.mark.parametrize("k", (1, 2, 3, 5, 0))
+def test_binomial_reruns_the_fewest_steps(k, monkeypatch):
+    from llvmlite import binding
+
+    from cofactor.runtime.dispatcher import build_callable
+
+    binding.add_symbol("cofactor_checkpoint_probe", ctypes.cast(_probe, ctypes.c_void_p).value)
+    monkeypatch.setenv("COFACTOR_CHECKPOINT_PROBE", "1")
+    compiled = build_callable(scalar_with(k, "binomial"), (F64, I64), Options(),
+                              Derivative("reverse", ("active", "const"), ("activenoneed",)),
+                              use_cache=False)
+    # n = 1, beta boundaries for 2 and 3 snapshots (10 = C(5, 2), 20 = C(6, 3)), around them
+    for n in (0, 1, 2, 9, 10, 11, 20, 21, 100):
+        PROBED.clear()
+        _, (adjoint,) = compiled(0.3, n, 1.0)
+        assert adjoint == pytest.approx(cofactor.grad(scalar_tape)(0.3, n, k), rel=1e-12)
+        snapshots = k or max(1, math.ceil(math.sqrt(n)))
+        assert PROBED == [revolve_optimum(n, snapshots)], (n, k)
