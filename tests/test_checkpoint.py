@@ -271,6 +271,75 @@ def test_binomial_reruns_the_fewest_steps(k, monkeypatch):
     for n in (0, 1, 2, 9, 10, 11, 20, 21, 100):
         PROBED.clear()
         _, (adjoint,) = compiled(0.3, n, 1.0)
-        assert adjoint == pytest.approx(cofactor.grad(scalar_tape)(0.3, n, k), rel=1e-12)
+        # no limit: the reference must hold no probe call (the disk cache keeps it)
+        want = cofactor.grad(scalar_tape, tape_limit=None)(0.3, n, k)
+        assert adjoint == pytest.approx(want, rel=1e-12)
         snapshots = k or max(1, math.ceil(math.sqrt(n)))
         assert PROBED == [revolve_optimum(n, snapshots)], (n, k)
+
+
+# `tape_limit`: a top-level loop whose estimated tape (trip count times 8 bytes
+# per scalar one step computes: 56 for `scalar_tape`) exceeds the limit is
+# checkpointed on its own (binomial, about sqrt(n) snapshots), decided at run
+# time for a trip count known only then.
+
+
+@pytest.mark.parametrize("n", (0, 1, 5, 17, 18, 50))
+def test_tape_limit_keeps_the_gradient(n):
+    u = np.random.default_rng(n).uniform(-1, 1, 7)
+    want = cofactor.grad(heat_tape, argnums=(0, 2), tape_limit=None)(u.copy(), n, 0.2)
+    got = cofactor.grad(heat_tape, argnums=(0, 2), tape_limit=1000)(u.copy(), n, 0.2)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-14)
+    assert got[1] == pytest.approx(want[1], rel=1e-12)
+    got = cofactor.value_and_grad(scalar_tape, tape_limit=0)(0.3, n, 0)
+    want = cofactor.value_and_grad(scalar_tape, tape_limit=None)(0.3, n, 0)
+    assert got[0] == pytest.approx(want[0], rel=1e-14)
+    assert got[1] == pytest.approx(want[1], rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("limit", (1000, None))
+def test_tape_limit_checkpoints_only_long_loops(limit, monkeypatch):
+    from llvmlite import binding
+
+    from cofactor.runtime.dispatcher import build_callable
+
+    binding.add_symbol("cofactor_checkpoint_probe", ctypes.cast(_probe, ctypes.c_void_p).value)
+    monkeypatch.setenv("COFACTOR_CHECKPOINT_PROBE", "1")
+    derivative = Derivative("reverse", ("active", "const", "const"), ("activenoneed",),
+                            tape_limit=limit)
+    compiled = build_callable(scalar_tape, (F64, I64, I64), Options(), derivative,
+                              use_cache=False)
+    for n in (0, 1, 17, 18, 100, 1000):
+        PROBED.clear()
+        _, (adjoint, *_) = compiled(0.3, n, 0, 1.0)
+        # no limit: the reference must hold no probe call (the disk cache keeps it)
+        want = cofactor.grad(scalar_tape, tape_limit=None)(0.3, n, 0)
+        assert adjoint == pytest.approx(want, rel=1e-12)
+        long = limit is not None and 56 * n > limit  # else the full tape
+        snapshots = max(1, math.ceil(math.sqrt(n)))
+        assert PROBED == ([revolve_optimum(n, snapshots)] if long else []), (n, limit)
+
+
+def fixed_steps(x):
+    s = 0.0
+    for t in range(40):
+        x = math.sin(x) * 1.1 + 0.01 * t
+        s += x * x
+    return s
+
+
+def test_tape_limit_with_a_constant_trip_count_decides_at_compile_time():
+    def ad(limit):
+        return stage_text(fixed_steps, (F64,), Options(), "ad",
+                          derivative=Derivative("reverse", ("active",), tape_limit=limit))
+
+    plain = ad(None)
+    assert ad(2**30) == plain  # the default limit: a small program keeps its full tape
+    assert ad(40 * 56) == plain
+    small = ad(40 * 56 - 1)
+    assert "func.call @augmented_fixed_steps_segment" in small
+    assert f"{40 * 56 - 1} : i64" not in small  # no run-time test of the limit
+    assert cofactor.grad(fixed_steps, tape_limit=100)(0.3) == pytest.approx(
+        cofactor.grad(fixed_steps)(0.3), rel=1e-12)
+    with pytest.raises(ValueError, match="tape_limit"):
+        cofactor.grad(fixed_steps, tape_limit=-1)

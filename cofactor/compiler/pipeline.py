@@ -122,10 +122,12 @@ class Derivative:
     ret_activity: tuple[str, ...] | None = None  # default: by mode, see `default_returns`
     width: int = 1
     checkpoint: tuple[str, int] | None = None  # (schedule, snapshots) for the outer loops
+    tape_limit: int | None = None  # bytes: checkpoint an outer loop whose tape would exceed it
 
     def key(self) -> str:
         key = f"{self.mode}:{','.join(self.activity)}:{self.ret_activity}:{self.width}"
-        return key if self.checkpoint is None else f"{key}:{self.checkpoint}"
+        key = key if self.checkpoint is None else f"{key}:{self.checkpoint}"
+        return key if self.tape_limit is None else f"{key}:limit={self.tape_limit}"
 
 
 def is_differentiable(t: ValueType) -> bool:
@@ -276,6 +278,10 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
             from cofactor.passes.ad_checkpoint import mark_outer_loops
 
             mark_outer_loops(module, symbol, *derivative.checkpoint)
+        if derivative.tape_limit is not None:
+            from cofactor.passes.ad_checkpoint import limit_outer_loops
+
+            limit_outer_loops(module, symbol, derivative.tape_limit)
         symbol, types, result = add_request(module, symbol, types, result, derivative)
         instrument.run(AD, module)
     if "ad" in keep:

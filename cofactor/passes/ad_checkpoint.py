@@ -17,6 +17,15 @@ Binomial schedule (Revolve): the loop becomes one call of the segment
 function over all its steps, and `ad-reverse` reverses it with at most
 `snapshots` snapshots (default about sqrt(n)) and the fewest forward steps
 re-run (Griewank's binomial checkpointing).
+
+Tape limit (`grad(..., tape_limit=bytes)`): each top-level loop of the
+differentiated function marked `ad.tape_limit` (and not `ad.checkpoint`) gets
+an estimate of its tape, trip count times 8 bytes per scalar value one step
+computes (inner loops times their trip counts when their bounds are known
+before the loop, once otherwise): an over-estimate of what `ad-reverse`
+caches. A constant trip count decides at compile time (the loop is left as
+it is when it fits); otherwise an `scf.if` picks at run time between the
+loop as it is and its binomial checkpointed copy (about sqrt(n) snapshots).
 """
 
 from __future__ import annotations
@@ -25,7 +34,15 @@ from collections.abc import Callable
 
 from xdsl.context import Context
 from xdsl.dialects import arith, func, math, scf
-from xdsl.dialects.builtin import Float64Type, IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    Float64Type,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    i64,
+)
 from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -139,6 +156,118 @@ def mark_outer_loops(module: ModuleOp, symbol: str, schedule: str, snapshots: in
             loop.attributes[CHECKPOINT] = attr
 
 
+TAPE_LIMIT = "ad.tape_limit"
+
+
+def limit_outer_loops(module: ModuleOp, symbol: str, limit: int) -> None:
+    """Mark the unmarked `scf.for` loops of @symbol's top block with the tape
+    limit (`grad(..., tape_limit=...)`)."""
+    fn = SymbolTable.lookup_symbol(module, symbol)
+    assert isinstance(fn, func.FuncOp)
+    for loop in fn.body.block.ops:
+        if isinstance(loop, scf.ForOp) and CHECKPOINT not in loop.attributes:
+            loop.attributes[TAPE_LIMIT] = IntegerAttr(limit, i64)
+
+
+_COMPARE = {"slt": int.__lt__, "sle": int.__le__, "sgt": int.__gt__, "sge": int.__ge__,
+            "eq": int.__eq__, "ne": int.__ne__}
+
+
+def _constant(v: SSAValue) -> int | None:
+    """The value of an i64 known at compile time (constants, and the clamps of
+    `range` bounds: select of a comparison, max, min), or None."""
+    o = v.owner
+    if isinstance(o, arith.ConstantOp) and isinstance(o.value, IntegerAttr):
+        return o.value.value.data
+    if isinstance(o, arith.MaxSIOp | arith.MinSIOp):
+        a, b = _constant(o.lhs), _constant(o.rhs)
+        if a is None or b is None:
+            return None
+        return max(a, b) if isinstance(o, arith.MaxSIOp) else min(a, b)
+    if isinstance(o, arith.SelectOp) and isinstance(o.cond.owner, arith.CmpiOp):
+        cmp = o.cond.owner
+        a, b = _constant(cmp.lhs), _constant(cmp.rhs)
+        name = arith.CMPI_COMPARISON_OPERATIONS[cmp.predicate.value.data]
+        if a is None or b is None or name not in _COMPARE:
+            return None
+        return _constant(o.lhs if _COMPARE[name](a, b) else o.rhs)
+    return None
+
+
+def _trip(op: _Op, loop: scf.ForOp) -> SSAValue:
+    zero = op(arith.ConstantOp(IntegerAttr(0, i64)))
+    span = op(arith.MaxSIOp(op(arith.SubiOp(loop.ub, loop.lb)), zero))
+    return _ceil_div(op, span, loop.step)
+
+
+def _step_bytes(op: _Op | None, block: Block,
+                top: scf.ForOp) -> tuple[int, list[SSAValue | None]]:
+    """Bytes of the scalars one run of `block` computes: a constant part and
+    run-time terms (inner loops with bounds known before `top`; with no `op`
+    to emit them, None for each)."""
+    static, terms = 0, list[SSAValue | None]()
+    for inner in block.ops:
+        static += 8 * sum(isinstance(r.type, AnyFloat | IntegerType | IndexType)
+                          for r in inner.results)
+        for region in inner.regions:
+            for b in region.blocks:
+                s, t = _step_bytes(op, b, top)
+                outside = isinstance(inner, scf.ForOp) and inner.lb.type == i64 and all(
+                    not top.is_ancestor(v.block if isinstance(v, BlockArgument)
+                                        else v.owner.parent_block())
+                    for v in (inner.lb, inner.ub, inner.step))
+                if not outside:
+                    static, terms = static + s, terms + t
+                    continue
+                assert isinstance(inner, scf.ForOp)
+                if op is None:
+                    terms.append(None)
+                    continue
+                per = op(arith.ConstantOp(IntegerAttr(s, i64)))
+                for term in t:
+                    assert term is not None
+                    per = op(arith.AddiOp(per, term))
+                terms.append(op(arith.MuliOp(_trip(op, inner), per)))
+    return static, terms
+
+
+def _limit(module: ModuleOp, fn: func.FuncOp, loop: scf.ForOp) -> None:
+    """Checkpoint `loop` (binomial) where its estimated tape exceeds its limit."""
+    limit_attr = loop.attributes.pop(TAPE_LIMIT)
+    assert isinstance(limit_attr, IntegerAttr)
+    limit = limit_attr.value.data
+    if loop.lb.type != i64:
+        return
+    bounds = [_constant(v) for v in (loop.lb, loop.ub, loop.step)]
+    static, terms = _step_bytes(None, loop.body.block, loop)
+    if not terms and None not in bounds:
+        lb, ub, step = bounds
+        assert lb is not None and ub is not None and step is not None
+        trip = max(0, -(-(ub - lb) // step)) if step > 0 else 0
+        if trip * static > limit:
+            loop.attributes[CHECKPOINT] = checkpoint_attr("binomial", 0)
+        return
+    before = _emit(InsertPoint.before(loop))
+    per = before(arith.ConstantOp(IntegerAttr(static, i64)))
+    for term in _step_bytes(before, loop.body.block, loop)[1]:
+        assert term is not None
+        per = before(arith.AddiOp(per, term))
+    total = before(arith.MuliOp(_trip(before, loop), per))
+    cond = before(arith.CmpiOp(total, before(arith.ConstantOp(IntegerAttr(limit, i64))),
+                               "sgt"))
+    copy = loop.clone()
+    copy.attributes[CHECKPOINT] = checkpoint_attr("binomial", 0)
+    then_block, else_block = Block(), Block()
+    then_block.add_ops([copy, scf.YieldOp(*copy.results)])
+    branch = scf.IfOp(cond, [r.type for r in loop.results], Region(then_block),
+                      Region(else_block))
+    Rewriter.insert_op(branch, InsertPoint.before(loop))
+    for old, new in zip(loop.results, branch.results, strict=True):
+        old.replace_all_uses_with(new)
+    loop.detach()
+    else_block.add_ops([loop, scf.YieldOp(*loop.results)])
+
+
 class AdCheckpoint(ModulePass):
     """Outline the segments of checkpointed loops (see the module docstring)."""
 
@@ -146,6 +275,9 @@ class AdCheckpoint(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in [f for f in op.ops if isinstance(f, func.FuncOp)]:
+            for loop in [o for o in fn.walk() if TAPE_LIMIT in o.attributes]:
+                assert isinstance(loop, scf.ForOp)
+                _limit(op, fn, loop)
             loops = [o for o in fn.walk() if isinstance(o, scf.ForOp) and read_checkpoint(o)]
             for loop in loops:
                 if any(other.is_ancestor(loop) for other in loops if other is not loop):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -133,6 +134,8 @@ def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Opt
     """The native callable of a specialization (or of a derivative request,
     a `pipeline.Derivative`), from the disk cache when it is there (then
     neither xDSL nor the compiler is imported)."""
+    # The checkpoint test hook changes the generated code: never cache it.
+    use_cache = use_cache and not os.environ.get("COFACTOR_CHECKPOINT_PROBE")
     with _COMPILE_LOCK:
         key = _cache_key(py_func, types, options, derivative) if use_cache else None
         hit = cache.load(key) if key else None

@@ -101,11 +101,13 @@ def _build(py_func: Callable, types: tuple[ValueType, ...], options: Options,
 @functools.cache
 def _reverse(py_func: Callable, types: tuple[ValueType, ...], options: Options,
              activity: tuple[str, ...], ret_activity: tuple[str, ...],
-             checkpoint: tuple[str, int] | None = None) -> Callable:
+             checkpoint: tuple[str, int] | None = None,
+             tape_limit: int | None = None) -> Callable:
     from cofactor.compiler.pipeline import Derivative
 
     return _build(py_func, types, options,
-                  Derivative("reverse", activity, ret_activity, checkpoint=checkpoint))
+                  Derivative("reverse", activity, ret_activity, checkpoint=checkpoint,
+                             tape_limit=tape_limit))
 
 
 @functools.cache
@@ -316,19 +318,33 @@ def _argnums(argnums: int | Sequence[int]) -> tuple[bool, tuple[int, ...]]:
     return multiple, tuple(argnums) if multiple else (argnums,)
 
 
+TAPE_LIMIT = 2**30  # bytes: the default `tape_limit`
+
+
 def grad(f: Callable, argnums: int | Sequence[int] = 0,
-         checkpoint: Checkpoint | None = None) -> Callable:
+         checkpoint: Checkpoint | None = None,
+         tape_limit: int | None = TAPE_LIMIT) -> Callable:
     """The gradient of `f`, a function of one float scalar result, by reverse
     mode, as `jax.grad`: a float for a float argument, an array of its shape
-    for an array argument; a tuple of them when `argnums` is a sequence."""
-    return _Gradient(f, argnums, with_value=False, checkpoint=checkpoint)
+    for an array argument; a tuple of them when `argnums` is a sequence.
+
+    `tape_limit` (bytes; None: no limit): a top-level loop of `f` whose
+    estimated tape (trip count times 8 bytes per scalar a step computes, an
+    over-estimate) exceeds it is checkpointed on its own (binomial, about
+    sqrt(n) snapshots). A constant trip count decides at compile time, others
+    at run time (both versions are compiled). Loops inside called functions
+    and loops already checkpointed are left as they are."""
+    return _Gradient(f, argnums, with_value=False, checkpoint=checkpoint,
+                     tape_limit=tape_limit)
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
-                   checkpoint: Checkpoint | None = None) -> Callable:
+                   checkpoint: Checkpoint | None = None,
+                   tape_limit: int | None = TAPE_LIMIT) -> Callable:
     """`(f(*args), grad(f)(*args))` in one forward and reverse sweep, as
-    `jax.value_and_grad`."""
-    return _Gradient(f, argnums, with_value=True, checkpoint=checkpoint)
+    `jax.value_and_grad`; `tape_limit` as for `grad`."""
+    return _Gradient(f, argnums, with_value=True, checkpoint=checkpoint,
+                     tape_limit=tape_limit)
 
 
 class _Gradient:
@@ -336,10 +352,13 @@ class _Gradient:
     dispatcher's cheap key), the compiled derivative and what to pass it."""
 
     def __init__(self, f: Callable, argnums: int | Sequence[int], with_value: bool,
-                 checkpoint: Checkpoint | None = None):
+                 checkpoint: Checkpoint | None = None, tape_limit: int | None = TAPE_LIMIT):
         from cofactor.dialects.ad import checkpoint_attr
 
         self.f = f
+        if tape_limit is not None and tape_limit < 0:
+            raise ValueError("tape_limit must be >= 0")
+        self.tape_limit = tape_limit
         self.checkpoint = None
         if checkpoint is not None:
             checkpoint_attr(checkpoint.schedule, checkpoint.snapshots)  # raises if invalid
@@ -361,7 +380,8 @@ class _Gradient:
         activity = _reverse_activity(types, [i in picked for i in range(n)], self.api)
         ret = ("active",) if self.with_value else ("activenoneed",)
         try:
-            compiled = _reverse(py_func, types, options, activity, ret, self.checkpoint)
+            compiled = _reverse(py_func, types, options, activity, ret, self.checkpoint,
+                                self.tape_limit)
         except ActivityError as exc:
             raise TypeError(f"{self.api}: {exc}") from None
         return compiled, activity, picked
