@@ -26,8 +26,8 @@ from cofactor import __version__
 from cofactor.compiler import codegen
 from cofactor.compiler.frontend import RESERVED_SYMBOLS
 from cofactor.compiler.options import Options
-from cofactor.compiler.pipeline import Derivative, is_differentiable, lower
-from cofactor.compiler.types import ArrayType, ValueType, parse_signature
+from cofactor.compiler.pipeline import Derivative, lower, to_llvm
+from cofactor.compiler.types import ArrayType, ValueType, is_differentiable, parse_signature
 from cofactor.load import ABI_VERSION, METADATA_SYMBOL
 from cofactor.runtime.marshal import Array, EntryInfo, flatten, parse_type
 
@@ -193,10 +193,8 @@ def _object_code(entries: list[EntryPoint], options: Options,
                         derivative=e.derivative)
         infos.append(EntryInfo(e.name, lowered.arg_types, lowered.result_type,
                                lowered.assert_messages, lowered.written))
-        llmod = codegen.to_llvmlite(lowered.module)
-        codegen.add_entry_wrapper(llmod, e.name, lowered.symbol, lowered.arg_types,
-                                  lowered.result_type)
-        modules.append(codegen.optimize(llmod, fastmath=options.fastmath, cpu=cpu))
+        modules.append(codegen.optimize(to_llvm(lowered, e.name), fastmath=options.fastmath,
+                                        cpu=cpu))
 
     meta = ir.Module("cofactor_metadata")
     text = json.dumps({"abi": ABI_VERSION, "cofactor": __version__,

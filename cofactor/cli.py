@@ -58,10 +58,9 @@ def _ir_command(args: argparse.Namespace) -> int:
         ActivityError,
         Derivative,
         Instrumentation,
-        is_differentiable,
         stage_text,
     )
-    from cofactor.compiler.types import parse_signature
+    from cofactor.compiler.types import is_differentiable, parse_signature
 
     fn = load_function(args.function)
     try:

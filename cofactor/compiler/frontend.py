@@ -103,7 +103,6 @@ class Program:
     module: ModuleOp = field(default_factory=lambda: ModuleOp([]))
     specs: dict[tuple, Specialization] = field(default_factory=dict)
     assert_messages: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
     # (module, qualified name) -> source fingerprint of a function, repr of a constant
     dependencies: dict[tuple[str, str], str] = field(default_factory=dict)
     # further symbols to avoid: the C entry points of a shared library
@@ -249,7 +248,6 @@ class FunctionCompiler:
         self.arg_types = arg_types
         self.symbol = symbol
         self.fdef, self.info, source = parse_function(pyfunc)
-        program.sources.append(source)
         program.dependencies[(pyfunc.__module__, pyfunc.__qualname__)] = fingerprint(source)
         self.em = Emitter(program.module, program.message_index)
         self.env: dict[str, Val] = {}

@@ -23,7 +23,7 @@ from xdsl.transforms import get_all_passes
 
 from cofactor.compiler.context import make_context
 from cofactor.compiler.frontend import Options, Program
-from cofactor.compiler.types import ValueType
+from cofactor.compiler.types import ValueType, is_differentiable
 from cofactor.passes import all_passes
 
 STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
@@ -97,7 +97,6 @@ class Lowered:
     arg_types: tuple[ValueType, ...]
     result_type: ValueType
     assert_messages: list[str]
-    source: str
     stages: dict[str, str]
     dependencies: dict[tuple[str, str], str]
     written: frozenset[int]
@@ -128,14 +127,6 @@ class Derivative:
         key = f"{self.mode}:{','.join(self.activity)}:{self.ret_activity}:{self.width}"
         key = key if self.checkpoint is None else f"{key}:{self.checkpoint}"
         return key if self.tape_limit is None else f"{key}:limit={self.tape_limit}"
-
-
-def is_differentiable(t: ValueType) -> bool:
-    """Whether values of type `t` carry derivatives: floats and float arrays."""
-    from cofactor.compiler.types import ArrayType, ScalarType
-
-    scalar = t.dtype if isinstance(t, ArrayType) else t
-    return isinstance(scalar, ScalarType) and scalar.is_float
 
 
 def default_returns(mode: str, outputs: list[ValueType]) -> tuple[str, ...]:
@@ -293,7 +284,7 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
         stages["llvm-dialect"] = str(module)
     written = spec.written if derivative is None else frozenset(range(len(types)))
     return Lowered(module, symbol, types, result, program.assert_messages,
-                   "\n".join(program.sources), stages, program.dependencies, written)
+                   stages, program.dependencies, written)
 
 
 def to_llvm(lowered: Lowered, entry_name: str):

@@ -153,9 +153,7 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
-def promote(a: ValueType, b: ValueType) -> ScalarType | None:
-    """Python's numeric promotion for binary arithmetic (bool < int < float)."""
-    if not (isinstance(a, ScalarType) and isinstance(b, ScalarType)):
-        return None
-    order = [BOOL, I64, F32, F64]
-    return max(a, b, key=order.index)
+def is_differentiable(t: ValueType) -> bool:
+    """Whether values of type `t` carry derivatives: floats and float arrays."""
+    scalar = t.dtype if isinstance(t, ArrayType) else t
+    return isinstance(scalar, ScalarType) and scalar.is_float

@@ -146,15 +146,13 @@ def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Opt
                 info = marshal.EntryInfo.from_json(meta["entry"])
                 return marshal.python_callable(engine.add_object(obj), info)
         from cofactor.compiler import codegen
-        from cofactor.compiler.pipeline import lower
+        from cofactor.compiler.pipeline import lower, to_llvm
 
         lowered = lower(py_func, types, options, derivative=derivative)
         info = marshal.EntryInfo(lowered.symbol + "_entry", lowered.arg_types,
                                  lowered.result_type, tuple(lowered.assert_messages),
                                  lowered.written)
-        llmod = codegen.to_llvmlite(lowered.module)
-        codegen.add_entry_wrapper(llmod, info.name, lowered.symbol, lowered.arg_types,
-                                  lowered.result_type)
+        llmod = to_llvm(lowered, info.name)
         marshal.add_python_entry(llmod, info)
         obj = codegen.emit_object(codegen.optimize(llmod, fastmath=options.fastmath))
         if key:

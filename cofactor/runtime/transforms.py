@@ -22,7 +22,7 @@ import numpy as np
 
 from cofactor.compiler.options import Options
 from cofactor.compiler.pipeline import ActivityError
-from cofactor.compiler.types import ArrayType, ScalarType, ValueType, typeof
+from cofactor.compiler.types import ArrayType, ValueType, is_differentiable, typeof
 
 MAX_WIDTH = 16  # tangents per sweep in vector mode
 _ndarray = np.ndarray
@@ -67,11 +67,6 @@ def _unwrap(f: Callable) -> tuple[Callable, Options]:
     if isinstance(f, functools.partial) or not callable(f):
         raise TypeError(f"expected a Python function or a cofactor.jit function, got {f!r}")
     return f, Options()
-
-
-def _is_float(t: ValueType) -> bool:
-    scalar = t.dtype if isinstance(t, ArrayType) else t
-    return isinstance(scalar, ScalarType) and scalar.is_float
 
 
 @functools.cache
@@ -166,7 +161,7 @@ def _forward_call(f: Callable, args: Sequence[Any], shadows: Sequence[list[Any] 
     types = tuple(typeof(a) for a in args)
     activity = tuple("const" if s is None else "dup" for s in shadows)
     for i, (t, s) in enumerate(zip(types, shadows, strict=True)):
-        if s is not None and not _is_float(t):
+        if s is not None and not is_differentiable(t):
             raise TypeError(f"argument {i} has type {t}, which has no derivative; "
                             "pass it as constant (tangent None)")
     flat: list[Any] = []
@@ -259,7 +254,7 @@ def _reverse_activity(types: Sequence[ValueType], wrt: Sequence[bool], api: str
     """`active` for differentiated float scalars, `dup` for float arrays."""
     activity = []
     for i, (t, d) in enumerate(zip(types, wrt, strict=True)):
-        if d and not _is_float(t):
+        if d and not is_differentiable(t):
             raise TypeError(f"{api}: argument {i} has type {t}, which has no derivative; "
                             "differentiate with respect to float scalars and float arrays")
         activity.append("const" if not d else "dup" if isinstance(t, ArrayType) else "active")
@@ -436,7 +431,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     out = _primal(py_func, types, options)(*[_copy(p) for p in primals])
     leaves = _leaves(out)
     rets = _output_activity(leaves)
-    wrt = [_is_float(t) for t in types]
+    wrt = [is_differentiable(t) for t in types]
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         cts = _leaves(cotangent) if isinstance(out, tuple) else [cotangent]
