@@ -71,36 +71,7 @@ def tape_probe(label, quick):
     probe = ctypes.CFUNCTYPE(None, ctypes.c_int64)(reruns.append)
     binding.add_symbol("cofactor_checkpoint_probe", ctypes.cast(probe, ctypes.c_void_p).value)
 
-    libc = ctypes.CDLL(None)
-    realloc, free, malloc = libc.realloc, libc.free, libc.malloc
-    realloc.restype, realloc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
-    malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    free.restype, free.argtypes = None, [ctypes.c_void_p]
-    held, peak = {}, [0]
-
-    @ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
-    def counting_realloc(pointer, size):
-        held.pop(pointer, None)
-        new = realloc(pointer, size)
-        held[new] = size
-        peak[0] = max(peak[0], sum(held.values()))
-        return new
-
-    @ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t)
-    def counting_malloc(size):  # LLVM turns realloc(NULL, n) into malloc(n)
-        new = malloc(size)
-        held[new] = size
-        peak[0] = max(peak[0], sum(held.values()))
-        return new
-
-    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-    def counting_free(pointer):
-        held.pop(pointer, None)
-        free(pointer)
-
-    binding.add_symbol("realloc", ctypes.cast(counting_realloc, ctypes.c_void_p).value)
-    binding.add_symbol("malloc", ctypes.cast(counting_malloc, ctypes.c_void_p).value)
-    binding.add_symbol("free", ctypes.cast(counting_free, ctypes.c_void_p).value)
+    peak = common.count_heap(("malloc", "realloc", "free"))
     import cofactor
 
     args, _ = problem(quick)

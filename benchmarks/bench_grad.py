@@ -15,7 +15,6 @@ counting wrappers (``llvmlite.binding.add_symbol``) and reports the peak.
 """
 
 import argparse
-import ctypes
 import json
 import os
 import subprocess
@@ -62,29 +61,7 @@ def cofactor_grad(cofactor, fn, argnums):
 
 def tape_probe(name, quick):
     """Child process: print the peak bytes held by cofactor's caches in one gradient call."""
-    from llvmlite import binding
-
-    libc = ctypes.CDLL(None)
-    realloc, free = libc.realloc, libc.free
-    realloc.restype, realloc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
-    free.restype, free.argtypes = None, [ctypes.c_void_p]
-    held, peak = {}, [0]
-
-    @ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
-    def counting_realloc(pointer, size):
-        held.pop(pointer, None)
-        new = realloc(pointer, size)
-        held[new] = size
-        peak[0] = max(peak[0], sum(held.values()))
-        return new
-
-    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-    def counting_free(pointer):
-        held.pop(pointer, None)
-        free(pointer)
-
-    binding.add_symbol("realloc", ctypes.cast(counting_realloc, ctypes.c_void_p).value)
-    binding.add_symbol("free", ctypes.cast(counting_free, ctypes.c_void_p).value)
+    peak = common.count_heap()
     import cofactor
 
     args, _ = kernels.KERNELS[name](quick)

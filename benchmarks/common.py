@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: compilation, timing, checks, reports."""
 
+import ctypes
 import datetime
 import importlib.metadata
 import json
@@ -205,3 +206,42 @@ def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     print(f"\nwrote {path}")
+
+
+def count_heap(functions=("realloc", "free")):
+    """Route the JIT's calls to the C allocator `functions` through counters, before
+    cofactor compiles anything; returns a one-item list holding the peak bytes held."""
+    from llvmlite import binding
+
+    libc = ctypes.CDLL(None)
+    held, peak = {}, [0]
+    c_malloc, c_realloc, c_free = libc.malloc, libc.realloc, libc.free
+    c_malloc.restype, c_malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    c_realloc.restype = ctypes.c_void_p
+    c_realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    c_free.restype, c_free.argtypes = None, [ctypes.c_void_p]
+
+    def hold(pointer, size):
+        held[pointer] = size
+        peak[0] = max(peak[0], sum(held.values()))
+        return pointer
+
+    @ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t)
+    def malloc(size):  # LLVM turns realloc(NULL, n) into malloc(n)
+        return hold(c_malloc(size), size)
+
+    @ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+    def realloc(pointer, size):
+        held.pop(pointer, None)
+        return hold(c_realloc(pointer, size), size)
+
+    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+    def free(pointer):
+        held.pop(pointer, None)
+        c_free(pointer)
+
+    counters = {"malloc": malloc, "realloc": realloc, "free": free}
+    for name in functions:
+        binding.add_symbol(name, ctypes.cast(counters[name], ctypes.c_void_p).value)
+    count_heap.keep = counters  # the callbacks must outlive every call into compiled code
+    return peak
