@@ -34,13 +34,18 @@ def opt_main(args: Sequence[str] | None = None) -> int:
 
 
 def load_function(spec: str) -> Callable:
-    """`path/file.py:func` -> the function object, importing the file as a module."""
+    """`path/file.py:func` -> the function object, importing the file as a module.
+
+    The file's folder goes first on `sys.path`, as for `python path/file.py`, so
+    the file can import its neighbours.
+    """
     path, sep, name = spec.rpartition(":")
     if not sep or not path:
         raise SystemExit(f"cofactor: expected path/file.py:function, got {spec!r}")
     file = Path(path)
     if not file.is_file():
         raise SystemExit(f"cofactor: no such file: {path}")
+    sys.path.insert(0, str(file.resolve().parent))
     module_spec = importlib.util.spec_from_file_location(file.stem, file)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[file.stem] = module

@@ -77,6 +77,17 @@ def test_ir_reports_compile_errors(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_ir_file_imports_its_neighbours(tmp_path):
+    """As under `python file.py`, the file's folder is on the import path, whatever the cwd."""
+    (tmp_path / "shapes.py").write_text("def area(r):\n    return 3.0 * r * r\n")
+    (tmp_path / "model.py").write_text("from shapes import area\n\n"
+                                       "def f(r):\n    return area(r) + 1.0\n")
+    out = subprocess.run([tool("cofactor"), "ir", str(tmp_path / "model.py") + ":f",
+                          "--signature", "f64"], capture_output=True, text=True, timeout=120,
+                         cwd=Path(tmp_path).parent, check=True).stdout
+    assert "func.func @f(" in out and "func.call @area" in out
+
+
 def test_ir_rejects_bad_signature(kernel_file):
     result = run(tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f16", check=False)
     assert result.returncode != 0 and "f16" in result.stderr
