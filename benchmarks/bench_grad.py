@@ -275,7 +275,10 @@ def report(data):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, short timings")
-    parser.add_argument("--out", default=str(common.RESULTS_DIR / "grad.json"))
+    parser.add_argument("--out", help="JSON results (default: results/grad.json, unless --only)")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(kernels.KERNELS), help="time these kernels only"
+    )
     parser.add_argument("--tape", metavar="KERNEL", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.tape:
@@ -293,7 +296,9 @@ def main(argv=None):
     data = common.environment(PACKAGES)
     data.update(quick=opts.quick, rtol=RTOL, fd_rtol=FD_RTOL, xla_flags=os.environ.get("XLA_FLAGS"))
     data["kernels"] = [
-        bench_kernel(name, make, nb, hw, cofactor, opts) for name, make in kernels.KERNELS.items()
+        bench_kernel(name, make, nb, hw, cofactor, opts)
+        for name, make in kernels.KERNELS.items()
+        if not opts.only or name in opts.only
     ]
     data["geomean"] = {
         key: common.geomean([k["ratios"][key] for k in data["kernels"]])
@@ -303,7 +308,9 @@ def main(argv=None):
         bench_overhead(name, make, hw, cofactor, opts) for name, make in kernels.TINY.items()
     ]
     report(data)
-    common.write_json(opts.out, data)
+    out = opts.out or (None if opts.only else common.RESULTS_DIR / "grad.json")
+    if out:
+        common.write_json(out, data)
     bad = [
         k
         for k in data["kernels"]

@@ -78,67 +78,81 @@ def _logsumexp(v):
 
 
 def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
-    """Gradient w.r.t. ``alphas``, ``means``, ``icf``. With p_ik = softmax_k(main_term_i) and
-    z = Q_k (x_i - mu_k): d/d alpha_k = sum_i p_ik - n softmax(alpha)_k; dz = -p_ik z, which
-    flows to diag(Q) (times exp, for the log-diagonal), to the lower part (dz_j xc_i), and
-    to mu_k as -Q^T dz. The prior adds gamma^2 Q_kk^2 - m (log-diagonal), gamma^2 l (lower)."""
+    """Gradient w.r.t. ``alphas``, ``means``, ``icf``, in the kernel's component-last layout.
+    With p_ik = softmax_k(main_term_i) and z = Q_k (x_i - mu_k): d/d alpha_k = sum_i p_ik -
+    n softmax(alpha)_k; dz = -p_ik z, which flows to diag(Q) (times exp, for the
+    log-diagonal), to the lower part (dz_j xc_i), and to mu_k as -Q^T dz. The prior adds
+    gamma^2 Q_kk^2 - m (log-diagonal), gamma^2 l (lower)."""
     n = x.shape[0]
     d = x.shape[1]
     k = alphas.shape[0]
-    qdiags = np.zeros((k, d))
-    sum_qs = np.zeros(k)
+    m = icf.shape[1]
+    qd = np.zeros((d, k))
+    mu = np.zeros((d, k))
+    lower = np.zeros((m, k))
+    base = np.zeros(k)
     for ik in range(k):
+        sum_q = 0.0
         for j in range(d):
-            sum_qs[ik] += icf[ik, j]
-            qdiags[ik, j] = math.exp(icf[ik, j])
-    g_alphas = np.zeros(k)
-    g_means = np.zeros((k, d))
-    g_icf = np.zeros((k, icf.shape[1]))
-    g_sum_qs = np.zeros(k)
-    xc = np.zeros((k, d))
-    qxc = np.zeros((k, d))
+            sum_q += icf[ik, j]
+            qd[j, ik] = math.exp(icf[ik, j])
+            mu[j, ik] = means[ik, j]
+        for q in range(d, m):
+            lower[q, ik] = icf[ik, q]
+        base[ik] = alphas[ik] + sum_q
+    g_base = np.zeros(k)
+    g_qd = np.zeros((d, k))
+    g_mu = np.zeros((d, k))
+    g_lower = np.zeros((m, k))
+    qxc = np.zeros((d, k))
+    dz = np.zeros((d, k))
     main_term = np.zeros(k)
-    dxc = np.zeros(d)
+    prob = np.zeros(k)
     for ix in range(n):
+        for j in range(d):
+            for ik in range(k):
+                qxc[j, ik] = qd[j, ik] * (x[ix, j] - mu[j, ik])
+        idx = d
+        for i in range(d):
+            for j in range(i + 1, d):
+                for ik in range(k):
+                    qxc[j, ik] += lower[idx, ik] * (x[ix, i] - mu[i, ik])
+                idx += 1
         for ik in range(k):
-            for j in range(d):
-                xc[ik, j] = x[ix, j] - means[ik, j]
-                qxc[ik, j] = qdiags[ik, j] * xc[ik, j]
-            idx = d
-            for i in range(d):
-                for j in range(i + 1, d):
-                    qxc[ik, j] += icf[ik, idx] * xc[ik, i]
-                    idx += 1
-            sqnorm = 0.0
-            for j in range(d):
-                sqnorm += qxc[ik, j] * qxc[ik, j]
-            main_term[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sqnorm
+            main_term[ik] = base[ik]
+        for j in range(d):
+            for ik in range(k):
+                main_term[ik] -= 0.5 * qxc[j, ik] * qxc[j, ik]
         lse = _logsumexp(main_term)
         for ik in range(k):
-            p = math.exp(main_term[ik] - lse)
-            g_alphas[ik] += p
-            g_sum_qs[ik] += p
-            for j in range(d):
-                dz = -p * qxc[ik, j]
-                g_icf[ik, j] += dz * xc[ik, j] * qdiags[ik, j]
-                dxc[j] = qdiags[ik, j] * dz
-            idx = d
-            for i in range(d):
-                for j in range(i + 1, d):
-                    dz = -p * qxc[ik, j]
-                    g_icf[ik, idx] += dz * xc[ik, i]
-                    dxc[i] += icf[ik, idx] * dz
-                    idx += 1
-            for j in range(d):
-                g_means[ik, j] -= dxc[j]
+            prob[ik] = math.exp(main_term[ik] - lse)
+            g_base[ik] += prob[ik]
+        for j in range(d):
+            for ik in range(k):
+                dz[j, ik] = -prob[ik] * qxc[j, ik]
+                xc = x[ix, j] - mu[j, ik]
+                g_qd[j, ik] += dz[j, ik] * xc
+                g_mu[j, ik] -= qd[j, ik] * dz[j, ik]
+        idx = d
+        for i in range(d):
+            for j in range(i + 1, d):
+                for ik in range(k):
+                    g_lower[idx, ik] += dz[j, ik] * (x[ix, i] - mu[i, ik])
+                    g_mu[i, ik] -= lower[idx, ik] * dz[j, ik]
+                idx += 1
     lse_alphas = _logsumexp(alphas)
     gg = wishart_gamma * wishart_gamma
+    g_alphas = np.zeros(k)
+    g_means = np.zeros((k, d))
+    g_icf = np.zeros((k, m))
     for ik in range(k):
-        g_alphas[ik] -= n * math.exp(alphas[ik] - lse_alphas)
+        g_alphas[ik] = g_base[ik] - n * math.exp(alphas[ik] - lse_alphas)
         for j in range(d):
-            g_icf[ik, j] += g_sum_qs[ik] - wishart_m + gg * qdiags[ik, j] * qdiags[ik, j]
-        for j in range(d, icf.shape[1]):
-            g_icf[ik, j] += gg * icf[ik, j]
+            g_means[ik, j] = g_mu[j, ik]
+            g_icf[ik, j] = (g_base[ik] - wishart_m + g_qd[j, ik] * qd[j, ik]
+                            + gg * qd[j, ik] * qd[j, ik])
+        for q in range(d, m):
+            g_icf[ik, q] = g_lower[q, ik] + gg * icf[ik, q]
     return g_alphas, g_means, g_icf
 
 

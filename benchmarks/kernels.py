@@ -96,34 +96,50 @@ def gmm_objective(alphas, means, icf, x, wishart_gamma, wishart_m):
     factor Q_k, then its strictly lower part column by column. Returns
     ``sum_i logsumexp_k(alpha_k + sum(log diag Q_k) - |Q_k (x_i - mu_k)|^2 / 2)
     - n logsumexp(alpha) - n d log(2 pi) / 2 + log_wishart_prior``.
+
+    Written the way one writes it for SIMD: the parameters are copied component-last, so the
+    innermost loops run over the K components with unit stride; ``x_i - mu_k`` is recomputed
+    where it is needed rather than stored.
     """
     n = x.shape[0]
     d = x.shape[1]
     k = alphas.shape[0]
+    m = icf.shape[1]
     qdiags = np.zeros((k, d))
     sum_qs = np.zeros(k)
+    mu = np.zeros((d, k))
+    qd = np.zeros((d, k))
+    lower = np.zeros((m, k))
+    base = np.zeros(k)
     for ik in range(k):
         for j in range(d):
             sum_qs[ik] += icf[ik, j]
             qdiags[ik, j] = math.exp(icf[ik, j])
-    xc = np.zeros(d)
-    qxc = np.zeros(d)
+            qd[j, ik] = qdiags[ik, j]
+            mu[j, ik] = means[ik, j]
+        for p in range(d, m):
+            lower[p, ik] = icf[ik, p]
+        base[ik] = alphas[ik] + sum_qs[ik]
+    qxc = np.zeros((d, k))
     main_term = np.zeros(k)
     slse = 0.0
     for ix in range(n):
+        for j in range(d):
+            xj = x[ix, j]
+            for ik in range(k):
+                qxc[j, ik] = qd[j, ik] * (xj - mu[j, ik])
+        idx = d
+        for i in range(d):
+            xi = x[ix, i]
+            for j in range(i + 1, d):
+                for ik in range(k):
+                    qxc[j, ik] += lower[idx, ik] * (xi - mu[i, ik])
+                idx += 1
         for ik in range(k):
-            for j in range(d):
-                xc[j] = x[ix, j] - means[ik, j]
-                qxc[j] = qdiags[ik, j] * xc[j]
-            idx = d
-            for i in range(d):
-                for j in range(i + 1, d):
-                    qxc[j] += icf[ik, idx] * xc[i]
-                    idx += 1
-            sqnorm = 0.0
-            for j in range(d):
-                sqnorm += qxc[j] * qxc[j]
-            main_term[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sqnorm
+            main_term[ik] = base[ik]
+        for j in range(d):
+            for ik in range(k):
+                main_term[ik] -= 0.5 * qxc[j, ik] * qxc[j, ik]
         slse += logsumexp(main_term)
     constant = -0.5 * n * d * math.log(2.0 * math.pi)
     prior = log_wishart_prior(qdiags, sum_qs, icf, wishart_gamma, wishart_m)
