@@ -29,7 +29,7 @@ from cofactor.passes import all_passes
 STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
 
 OPTIMIZE = ("canonicalize", "cse")
-AD = ("ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse")
+AD = ("inline-small-calls", "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse")
 AD_LOWER = ("ad-lower-cache",)
 LOWER = (
     "lower-scf-while-to-cf",
