@@ -24,14 +24,15 @@ import common
 import kernels
 import numpy as np
 
-WRT = {"heat_stencil": 0, "gmm_objective": 2, "lorenz96_loss": 0, "vanderpol_rk4": 0}
+WRT = {"heat_stencil": 0, "gmm_objective": 2, "lorenz96_loss": 0, "vanderpol_rk4": 0,
+       "lstm_objective": 0}
 WIDTH = 8  # tangents per sweep in vector mode
 RTOL = 1e-7  # cofactor's tangent against JAX's (normwise)
 FD_RTOL = 1e-5  # cofactor's tangent against finite differences
 VECTOR_RTOL = 1e-15  # a vector-mode tangent against the single jvp with the same tangent
 # finite-difference steps: where truncation and rounding errors are both small
 FD_EPS = {"heat_stencil": 1e-4, "gmm_objective": 1e-5, "lorenz96_loss": 1e-6,
-          "vanderpol_rk4": 1e-4}
+          "vanderpol_rk4": 1e-4, "lstm_objective": 1e-5}
 PACKAGES = ["numpy", "llvmlite", "xdsl", "jax", "jaxlib", "cofactor"]
 
 

@@ -32,6 +32,7 @@ FD_EPS = {
     "gmm_objective": 1e-6,
     "lorenz96_loss": 1e-6,
     "vanderpol_rk4": 1e-6,
+    "lstm_objective": 1e-6,
 }  # finite-difference steps
 PACKAGES = ["numpy", "numba", "llvmlite", "xdsl", "jax", "jaxlib", "cofactor"]
 

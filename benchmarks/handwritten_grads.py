@@ -14,6 +14,7 @@ GRAD_ARGNUMS = {
     "gmm_objective": (0, 1, 2),
     "lorenz96_loss": (0, 1),
     "vanderpol_rk4": (0, 1, 2),
+    "lstm_objective": (0, 1),
     "add2": (0, 1),
     "sum3": (0, 1, 2),
 }
@@ -305,6 +306,101 @@ def vanderpol_rk4_grad(x0, v0, mu, dt, n_steps):
         bx = nbx
         bv = nbv
     return bx, bv, bmu
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def lstm_objective_grad(main_params, extra_params, state, sequence):
+    """Gradient w.r.t. ``main_params`` and ``extra_params`` by backpropagation through time.
+    The forward sweep keeps each step's gate values, layer inputs and previous state; the
+    reverse sweep carries each layer's hidden and cell adjoints back in time. Gates
+    f, i, o = sigmoid(z), candidate g = tanh(z), c = c_prev f + i g, h = o tanh(c)."""
+    n_layers = main_params.shape[0] // 2
+    b = sequence.shape[1]
+    steps = sequence.shape[0] - 1
+    scale = -1.0 / (steps * b)
+    hidden = np.zeros((n_layers, b))
+    cell = np.zeros((n_layers, b))
+    for i in range(n_layers):
+        for j in range(b):
+            hidden[i, j] = state[2 * i, j]
+            cell[i, j] = state[2 * i + 1, j]
+    # per step and layer: input, previous hidden, previous cell, f, i, o, g, tanh(c)
+    kept = np.zeros((steps, n_layers, 8, b))
+    probs = np.zeros((steps, b))
+    top = np.zeros((steps, b))
+    for t in range(steps):
+        for i in range(n_layers):
+            w = 2 * i
+            for j in range(b):
+                xin = sequence[t, j] * extra_params[0, j] if i == 0 else hidden[i - 1, j]
+                hp = hidden[i, j]
+                cp = cell[i, j]
+                f = _sigmoid(xin * main_params[w, j] + main_params[w + 1, j])
+                ig = _sigmoid(hp * main_params[w, b + j] + main_params[w + 1, b + j])
+                o = _sigmoid(xin * main_params[w, 2 * b + j] + main_params[w + 1, 2 * b + j])
+                g = math.tanh(hp * main_params[w, 3 * b + j] + main_params[w + 1, 3 * b + j])
+                c = cp * f + ig * g
+                th = math.tanh(c)
+                cell[i, j] = c
+                hidden[i, j] = o * th
+                kept[t, i, 0, j] = xin
+                kept[t, i, 1, j] = hp
+                kept[t, i, 2, j] = cp
+                kept[t, i, 3, j] = f
+                kept[t, i, 4, j] = ig
+                kept[t, i, 5, j] = o
+                kept[t, i, 6, j] = g
+                kept[t, i, 7, j] = th
+        norm = 0.0
+        for j in range(b):
+            top[t, j] = hidden[n_layers - 1, j]
+            probs[t, j] = math.exp(top[t, j] * extra_params[1, j] + extra_params[2, j])
+            norm += probs[t, j]
+        for j in range(b):
+            probs[t, j] /= norm + 2.0
+    g_main = np.zeros_like(main_params)
+    g_extra = np.zeros_like(extra_params)
+    dh_carry = np.zeros((n_layers, b))
+    dc_carry = np.zeros((n_layers, b))
+    dh = np.zeros(b)
+    for t in range(steps - 1, -1, -1):
+        gold = 0.0
+        for j in range(b):
+            gold += sequence[t + 1, j]
+        for j in range(b):
+            dy = scale * (sequence[t + 1, j] - gold * probs[t, j])
+            g_extra[1, j] += dy * top[t, j]
+            g_extra[2, j] += dy
+            dh[j] = dy * extra_params[1, j]
+        for i in range(n_layers - 1, -1, -1):
+            w = 2 * i
+            for j in range(b):
+                xin, hp, cp = kept[t, i, 0, j], kept[t, i, 1, j], kept[t, i, 2, j]
+                f, ig, o = kept[t, i, 3, j], kept[t, i, 4, j], kept[t, i, 5, j]
+                g, th = kept[t, i, 6, j], kept[t, i, 7, j]
+                dht = dh[j] + dh_carry[i, j]
+                dc = dc_carry[i, j] + dht * o * (1.0 - th * th)
+                dzf = dc * cp * f * (1.0 - f)
+                dzi = dc * g * ig * (1.0 - ig)
+                dzo = dht * th * o * (1.0 - o)
+                dzg = dc * ig * (1.0 - g * g)
+                g_main[w, j] += dzf * xin
+                g_main[w + 1, j] += dzf
+                g_main[w, b + j] += dzi * hp
+                g_main[w + 1, b + j] += dzi
+                g_main[w, 2 * b + j] += dzo * xin
+                g_main[w + 1, 2 * b + j] += dzo
+                g_main[w, 3 * b + j] += dzg * hp
+                g_main[w + 1, 3 * b + j] += dzg
+                dh_carry[i, j] = dzi * main_params[w, b + j] + dzg * main_params[w, 3 * b + j]
+                dc_carry[i, j] = dc * f
+                dh[j] = dzf * main_params[w, j] + dzo * main_params[w, 2 * b + j]
+        for j in range(b):
+            g_extra[0, j] += dh[j] * sequence[t, j]
+    return g_main, g_extra
 
 
 def add2_grad(a, b):

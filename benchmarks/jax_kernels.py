@@ -87,6 +87,34 @@ def vanderpol_rk4(x0, v0, mu, dt, n_steps):
     return dt * total
 
 
+def lstm_objective(main_params, extra_params, state, sequence):
+    n_layers = main_params.shape[0] // 2
+    b = sequence.shape[1]
+
+    def step(carry, rows):
+        hidden, cell, total = carry
+        now, after = rows
+        x = now * extra_params[0]
+        hs, cs = [], []
+        for i in range(n_layers):
+            w, bias = main_params[2 * i], main_params[2 * i + 1]
+            forget = jax.nn.sigmoid(x * w[:b] + bias[:b])
+            ingate = jax.nn.sigmoid(hidden[i] * w[b:2 * b] + bias[b:2 * b])
+            outgate = jax.nn.sigmoid(x * w[2 * b:3 * b] + bias[2 * b:3 * b])
+            change = jnp.tanh(hidden[i] * w[3 * b:] + bias[3 * b:])
+            c = cell[i] * forget + ingate * change
+            x = outgate * jnp.tanh(c)
+            hs.append(x)
+            cs.append(c)
+        ypred = x * extra_params[1] + extra_params[2]
+        ynorm = ypred - jnp.log(jnp.sum(jnp.exp(ypred)) + 2.0)
+        return (jnp.stack(hs), jnp.stack(cs), total + jnp.sum(after * ynorm)), None
+
+    init = (state[0::2], state[1::2], jnp.zeros((), sequence.dtype))
+    (_, _, total), _ = lax.scan(step, init, (sequence[:-1], sequence[1:]))
+    return -total / ((sequence.shape[0] - 1) * b)
+
+
 def add2(a, b):
     return a + b
 
@@ -100,6 +128,7 @@ STATIC_ARGNUMS = {
     "gmm_objective": (),
     "lorenz96_loss": (3,),
     "vanderpol_rk4": (4,),
+    "lstm_objective": (),
     "add2": (),
     "sum3": (),
 }

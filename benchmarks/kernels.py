@@ -241,6 +241,71 @@ def vanderpol_rk4_inputs(quick=False):
     return (1.5, 0.0, 2.0, 0.001, n_steps), f"{n_steps} steps"
 
 
+# --- LSTM (ADBench) -------------------------------------------------------------------------
+
+
+def sigmoid(x):
+    """The logistic function."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def lstm_objective(main_params, extra_params, state, sequence):
+    """ADBench's LSTM loss (Srajer et al. 2018): a stack of LSTM layers with elementwise
+    weights reads a ``sequence`` (c, b) of b-vectors and predicts each next row; returns the
+    negative mean log-likelihood.
+
+    Rows 2i and 2i+1 of ``main_params`` (2l, 4b) are layer i's weights and biases for the
+    forget, input, output gates and the candidate cell, b each. ``extra_params`` (3, b) are
+    the input scale, output scale and output bias; ``state`` (2l, b) holds each layer's
+    initial hidden and cell values.
+    """
+    n_layers = main_params.shape[0] // 2
+    b = sequence.shape[1]
+    hidden = np.zeros((n_layers, b))
+    cell = np.zeros((n_layers, b))
+    for i in range(n_layers):
+        for j in range(b):
+            hidden[i, j] = state[2 * i, j]
+            cell[i, j] = state[2 * i + 1, j]
+    x = np.zeros(b)
+    ypred = np.zeros(b)
+    total = 0.0
+    for t in range(sequence.shape[0] - 1):
+        for j in range(b):
+            x[j] = sequence[t, j] * extra_params[0, j]
+        for i in range(n_layers):
+            w = 2 * i
+            for j in range(b):
+                forget = sigmoid(x[j] * main_params[w, j] + main_params[w + 1, j])
+                ingate = sigmoid(hidden[i, j] * main_params[w, b + j] + main_params[w + 1, b + j])
+                outgate = sigmoid(x[j] * main_params[w, 2 * b + j] + main_params[w + 1, 2 * b + j])
+                change = math.tanh(
+                    hidden[i, j] * main_params[w, 3 * b + j] + main_params[w + 1, 3 * b + j]
+                )
+                c = cell[i, j] * forget + ingate * change
+                cell[i, j] = c
+                hidden[i, j] = outgate * math.tanh(c)
+                x[j] = hidden[i, j]
+        norm = 0.0
+        for j in range(b):
+            ypred[j] = x[j] * extra_params[1, j] + extra_params[2, j]
+            norm += math.exp(ypred[j])
+        lognorm = math.log(norm + 2.0)
+        for j in range(b):
+            total += sequence[t + 1, j] * (ypred[j] - lognorm)
+    return -total / ((sequence.shape[0] - 1) * b)
+
+
+def lstm_objective_inputs(quick=False):
+    n_layers, c, b = (2, 20, 8) if quick else (2, 1024, 32)
+    rng = np.random.default_rng(3)
+    main_params = rng.normal(0.0, 0.5, (2 * n_layers, 4 * b))
+    extra_params = rng.normal(0.0, 0.5, (3, b))
+    state = rng.normal(0.0, 0.5, (2 * n_layers, b))
+    sequence = rng.uniform(0.0, 1.0, (c, b))
+    return (main_params, extra_params, state, sequence), f"l={n_layers}, c={c}, b={b}"
+
+
 # --- Tiny kernels for call overhead ---------------------------------------------------------
 
 
@@ -271,6 +336,7 @@ KERNELS = {
     "gmm_objective": gmm_objective_inputs,
     "lorenz96_loss": lorenz96_loss_inputs,
     "vanderpol_rk4": vanderpol_rk4_inputs,
+    "lstm_objective": lstm_objective_inputs,
 }
 
 TINY = {"add2": add2_inputs, "sum3": sum3_inputs}
