@@ -9,11 +9,16 @@ peak bytes the compiled code holds on the heap, the caches almost all of it (mea
 full tape); the gradient's difference from the full tape's. Periodic schedule with s
 snapshots over n steps: the tape holds s snapshots of the state plus one segment (ceil(n / s)
 steps) of taped values, and every step runs twice forward (the plain sweep and the taped
-re-run of its segment). Binomial (Revolve) with s snapshots: s states plus one step's
-tape, and each step runs twice plus Griewank's optimum of untaped re-runs (measured by the
-pass's test hook; it counts the zero fill of ``du`` too, a 16-step top-level loop that
-``Checkpoint`` also checkpoints). A cache grows by doubling, so a segment's tape may take
-up to twice its bytes.
+re-run of its segment; the pass's test hook counts the re-run steps). Binomial (Revolve)
+with s snapshots: s states plus one step's tape, and each step runs twice plus Griewank's
+optimum of untaped re-runs (counted by the test hook). The hook counts the zero fill of
+``du`` too, a 16-step top-level loop that ``Checkpoint`` also checkpoints. A cache grows by
+doubling, so a segment's tape may take up to twice its bytes. The ``while:`` rows run the
+same steps as a ``while`` loop until a final time, its trip count unknown in advance:
+online checkpointing with s slots (the kept snapshots start segments of p steps, p the
+least power of two with ceil(n / p) <= s) and Revolve with s snapshots per segment; its
+theory is kept + s states plus one step's tape, and Revolve's re-runs summed over the
+segments.
 """
 
 import argparse
@@ -27,10 +32,18 @@ import sys
 import common
 import numpy as np
 
-SCHEDULES = {"full tape": None, "periodic s=8": ("periodic", 8),
-             "periodic s=32": ("periodic", 32), "periodic s=128": ("periodic", 128),
-             "periodic s=sqrt(n)": ("periodic", 0), "binomial s=8": ("binomial", 8),
-             "binomial s=32": ("binomial", 32), "binomial s=128": ("binomial", 128)}
+# label: (kernel, (schedule, snapshots) or None for the full tape); a kernel's first row
+# is its full tape, the reference of the rows after it
+SCHEDULES = {"full tape": ("lorenz96", None), "periodic s=8": ("lorenz96", ("periodic", 8)),
+             "periodic s=32": ("lorenz96", ("periodic", 32)),
+             "periodic s=128": ("lorenz96", ("periodic", 128)),
+             "periodic s=sqrt(n)": ("lorenz96", ("periodic", 0)),
+             "binomial s=8": ("lorenz96", ("binomial", 8)),
+             "binomial s=32": ("lorenz96", ("binomial", 32)),
+             "binomial s=128": ("lorenz96", ("binomial", 128)),
+             "while: full tape": ("lorenz96_until", None),
+             "while: online s=8": ("lorenz96_until", ("online", 8)),
+             "while: online s=32": ("lorenz96_until", ("online", 32))}
 
 
 def lorenz96(u, steps, dt, forcing):
@@ -46,21 +59,47 @@ def lorenz96(u, steps, dt, forcing):
     return u[0] * u[0] + u[m // 2] * u[m - 1]
 
 
-def problem(quick):
-    steps = 2_000 if quick else 100_000
+def lorenz96_until(u, t_end, dt, forcing):
+    """The same steps in a `while` loop that runs until time t_end: the trip count is known
+    only when the loop ends, so `Checkpoint` gives it the online scheme."""
+    m = u.shape[0]
+    du = np.zeros(m)
+    t = 0.0
+    while t < t_end:
+        for i in range(m):
+            du[i] = (u[(i + 1) % m] - u[(i - 2) % m]) * u[(i - 1) % m] - u[i] + forcing
+        for i in range(m):
+            u[i] = u[i] + dt * du[i]
+        t += dt
+    return u[0] * u[0] + u[m // 2] * u[m - 1]
+
+
+KERNELS = {"lorenz96": lorenz96, "lorenz96_until": lorenz96_until}
+
+
+def problem(kernel, quick):
+    """(arguments, steps the time loop runs) of `kernel`."""
+    steps, dt = (2_000 if quick else 100_000), 1e-4
     u = np.random.default_rng(0).uniform(-0.5, 0.5, 16) + 8.0
-    return (u, steps, 1e-4, 8.0), steps
+    if kernel == "lorenz96":
+        return (u, steps, dt, 8.0), steps
+    t_end, t, steps = (steps - 0.5) * dt, 0.0, 0
+    while t < t_end:  # the kernel's own count, rounding included
+        t += dt
+        steps += 1
+    return (u, t_end, dt, 8.0), steps
 
 
-def gradient(cofactor, schedule):
+def gradient(cofactor, label):
+    kernel, schedule = SCHEDULES[label]
     checkpoint = None if schedule is None else cofactor.Checkpoint(
-        snapshots=schedule[1], schedule=schedule[0])
-    return cofactor.grad(lorenz96, argnums=(0, 3), checkpoint=checkpoint)
+        snapshots=schedule[1], schedule="binomial" if schedule[0] == "online" else schedule[0])
+    return cofactor.grad(KERNELS[kernel], argnums=(0, 3), checkpoint=checkpoint)
 
 
 def tape_probe(label, quick):
     """Child process: print the peak bytes held by cofactor's caches in one gradient call,
-    and the steps Revolve re-ran untaped (its test hook, compiled into a private cache)."""
+    and the steps re-run (the pass's test hook, compiled into a private cache)."""
     import tempfile
 
     from llvmlite import binding
@@ -74,8 +113,8 @@ def tape_probe(label, quick):
     peak = common.count_heap(("malloc", "realloc", "free"))
     import cofactor
 
-    args, _ = problem(quick)
-    gradient(cofactor, SCHEDULES[label])(*args)
+    args, _ = problem(SCHEDULES[label][0], quick)
+    gradient(cofactor, label)(*args)
     print(json.dumps({"tape_bytes": peak[0], "reruns": sum(reruns) if reruns else None}))
 
 
@@ -98,17 +137,39 @@ def revolve_reruns(steps, snapshots):
     return r * steps - math.comb(snapshots + r, snapshots + 1) if steps > 1 else 0
 
 
+def online_schedule(steps, snapshots):
+    """(snapshots kept, steps re-run untaped) of the online scheme for a while loop: the
+    period p is the least power of two with ceil(n / p) <= s; Revolve (s snapshots) reverses
+    each segment of p steps (the last one shorter)."""
+    period = 1
+    while -(-steps // period) > snapshots:
+        period *= 2
+    kept = -(-steps // period)
+    return kept, sum(revolve_reruns(min(period, steps - j * period), snapshots)
+                     for j in range(kept))
+
+
 def theory(schedule, steps, full_bytes, state_bytes):
     """(peak tape bytes, forward runs per step) of a schedule, from the full tape's bytes."""
     if schedule is None:
         return full_bytes, 1.0
     kind, snapshots = schedule
     s = snapshots or max(1, math.ceil(math.sqrt(steps)))
+    if kind == "online":  # the kept snapshots, Revolve's, one step's tape
+        kept, reruns = online_schedule(steps, s)
+        return (kept + s) * state_bytes + full_bytes / steps, 2.0 + reruns / steps
     if kind == "binomial":
         return s * state_bytes + full_bytes / steps, 2.0 + revolve_reruns(steps, s) / steps
     period = max(1, math.ceil(steps / s))
     segments = math.ceil(steps / period)
     return segments * state_bytes + period * full_bytes / steps, 2.0
+
+
+def forward_runs(schedule, reruns, steps):
+    """Forward runs per step from the test hook's count: the steps a periodic segment
+    re-ran taped (each also ran in the forward sweep), or those Revolve re-ran untaped
+    (each step also runs forward and taped once)."""
+    return (1.0 if schedule[0] == "periodic" else 2.0) + reruns / steps
 
 
 def fmt_bytes(n):
@@ -128,35 +189,39 @@ def main(argv=None):
     if import_error:
         print(f"cannot import cofactor: {import_error}")
         return 1
-    args, steps = problem(opts.quick)
-    # the snapshot holds the state u (and the scratch du, which the loop writes)
+    args, steps = problem("lorenz96", opts.quick)
+    # the snapshot holds the state u (and the scratch du, which the loop writes; t too in
+    # the while loop)
     state_bytes = 2 * args[0].size * 8 + 8
     data = common.environment(["numpy", "llvmlite", "xdsl", "cofactor"])
     data.update(quick=opts.quick, kernel="lorenz96", steps=steps, state=args[0].size, rows=[])
-    reference = None
-    for label, schedule in SCHEDULES.items():
-        grad = gradient(cofactor, schedule)
+    reference, full = {}, {}
+    for label, (kernel, schedule) in SCHEDULES.items():
+        args, steps = problem(kernel, opts.quick)
+        grad = gradient(cofactor, label)
         gu, gf = common.first_call(grad, args)[0]
         got = np.append(gu, gf)
-        if reference is None:
-            reference = got
+        reference.setdefault(kernel, got)
         seconds = common.measure(grad, args, budget=0.1 if opts.quick else 0.5)["best"]
         measured, reruns = tape_bytes(label, opts.quick)
-        full = data["rows"][0]["tape_bytes"] if data["rows"] else measured
-        peak, forward = theory(schedule, steps, full, state_bytes)
+        full.setdefault(kernel, dict(seconds=seconds, tape_bytes=measured))
+        peak, forward = theory(schedule, steps, full[kernel]["tape_bytes"], state_bytes)
         data["rows"].append(dict(
-            schedule=label, seconds=seconds, tape_bytes=measured, theory_tape_bytes=peak,
-            forward_runs_per_step=None if reruns is None else 2.0 + reruns / steps,
-            theory_forward_runs_per_step=forward, rel_error=common.rel_error(got, reference)))
-    full = data["rows"][0]
+            schedule=label, kernel=kernel, steps=steps, seconds=seconds, tape_bytes=measured,
+            theory_tape_bytes=peak,
+            forward_runs_per_step=None if reruns is None else forward_runs(schedule, reruns,
+                                                                           steps),
+            theory_forward_runs_per_step=forward,
+            rel_error=common.rel_error(got, reference[kernel])))
     rows = [[r["schedule"], common.fmt_time(r["seconds"]),
-             common.fmt_ratio(r["seconds"] / full["seconds"]), fmt_bytes(r["tape_bytes"]),
-             fmt_bytes(r["theory_tape_bytes"]),
-             f"{full['tape_bytes'] / r['tape_bytes']:.0f}x",
+             common.fmt_ratio(r["seconds"] / full[r["kernel"]]["seconds"]),
+             fmt_bytes(r["tape_bytes"]), fmt_bytes(r["theory_tape_bytes"]),
+             f"{full[r['kernel']]['tape_bytes'] / r['tape_bytes']:.0f}x",
              "-" if r["forward_runs_per_step"] is None else f"{r['forward_runs_per_step']:.2f}",
              f"{r['theory_forward_runs_per_step']:.2f}", f"{r['rel_error']:.1e}"]
             for r in data["rows"]]
-    print(f"\n## Gradient of Lorenz-96 ({args[0].size} variables), {steps} Euler steps\n")
+    print(f"\n## Gradient of Lorenz-96 ({args[0].size} variables), {steps} Euler steps "
+          "(a `for` loop; `while:` rows, a `while` loop to a final time)\n")
     print(common.markdown_table(
         ["schedule", "time", "time / full tape", "peak tape", "theory", "memory saved",
          "forward runs per step", "theory", "rel. diff"], rows))

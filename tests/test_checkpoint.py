@@ -4,7 +4,9 @@ one, for both schedules, every number of snapshots (more snapshots than
 steps, one step, none, binomial boundaries) and the loop state a checkpoint
 must restore: loop-carried scalars, arrays written in place, arrays read by
 the loop but overwritten after it. Revolve re-runs exactly Griewank's fewest
-steps, counted through the pass's test hook."""
+steps, counted through the pass's test hook. While loops (unknown trip
+count) get the online scheme: the same gradients, the re-runs of a Python
+model of it, and a peak tape that does not grow with the trip count."""
 
 from __future__ import annotations
 
@@ -343,3 +345,293 @@ def test_tape_limit_with_a_constant_trip_count_decides_at_compile_time():
         cofactor.grad(fixed_steps)(0.3), rel=1e-12)
     with pytest.raises(ValueError, match="tape_limit"):
         cofactor.grad(fixed_steps, tape_limit=-1)
+
+
+# While loops (unknown trip count): the online scheme of `ad-checkpoint` (slots
+# thinned by doubling the period, then Revolve per segment), through the per-call
+# option, which also reaches the scf.while a `for` loop with `break` becomes.
+
+
+def count_while(x, n):
+    s = 0.0
+    k = 0
+    while k < n:
+        x = math.sin(x) * 1.1 + 0.01 * k
+        s += x * x
+        k += 1
+    return s
+
+
+def online_model(n, snapshots):
+    """(kept snapshots, period, steps re-run untaped) of the online scheme, run
+    as the forward sweep runs it: slot j holds step j p; a snapshot due with
+    every slot full first drops every other one and doubles p; then Revolve
+    reverses each segment of at most p steps with the same snapshots."""
+    kept, period = 0, 1
+    for k in range(n):
+        if k == kept * period:
+            if kept == snapshots:
+                kept, period = (snapshots + 1) // 2, 2 * period
+            if k == kept * period:
+                kept += 1
+    reruns = sum(revolve_optimum(min(period, n - j * period), snapshots) for j in range(kept))
+    return kept, period, reruns
+
+
+def boundaries(s):
+    """Trip counts around the thinnings: n <= s keeps every step; s 2^m + 1 thins."""
+    found = {0, 1, 2, max(1, s - 1), s, s + 1, 3 * s + 2}
+    for m in range(1, 4):
+        found |= {s * 2**m - 1, s * 2**m, s * 2**m + 1}
+    return sorted(found)
+
+
+def close(got, want):
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("s", (1, 2, 3, 5, 8))
+def test_while_loop_matches_the_full_tape(s):
+    ckpt = cofactor.value_and_grad(count_while, checkpoint=cofactor.Checkpoint(snapshots=s))
+    full = cofactor.value_and_grad(count_while, tape_limit=None)
+    for n in boundaries(s):
+        value, adjoint = ckpt(0.3, n)
+        want_value, want_adjoint = full(0.3, n)
+        assert value == pytest.approx(want_value, rel=1e-14)
+        close(adjoint, want_adjoint)
+
+
+def until_threshold(x, c):
+    """Iterates until a value crosses a threshold: the trip count depends on x."""
+    t = 0.0
+    y = x
+    while y < 50.0:
+        y = y * (1.0 + c) + 0.1 * math.sin(y + t)
+        t += 0.25
+    return y + t * x
+
+
+@pytest.mark.parametrize("s", (1, 2, 4, 0))
+@pytest.mark.parametrize("x", (60.0, 49.99, 20.0, 1.5, 0.2))
+def test_while_loop_with_a_data_dependent_exit(x, s):
+    ckpt = cofactor.grad(until_threshold, argnums=(0, 1),
+                         checkpoint=cofactor.Checkpoint(snapshots=s))
+    got = ckpt(x, 0.05)
+    want = cofactor.grad(until_threshold, argnums=(0, 1), tape_limit=None)(x, 0.05)
+    close(got[0], want[0])
+    close(got[1], want[1])
+    h = 1e-6 * max(1.0, abs(x))  # no step count change within +-h
+    fd = (until_threshold(x + h, 0.05) - until_threshold(x - h, 0.05)) / (2 * h)
+    assert got[0] == pytest.approx(fd, rel=1e-5)
+
+
+def relax(u, c, tol):
+    """Relaxation sweeps over an array, in place, until they change it by less than tol."""
+    m = u.shape[0]
+    change = tol + 1.0
+    while change > tol:
+        change = 0.0
+        for i in range(1, m - 1):
+            new = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1]) + 0.01 * math.sin(u[i])
+            change += abs(new - u[i])
+            u[i] = new
+    s = 0.0
+    for i in range(m):
+        s += u[i] * u[i] * (i + 1)
+    return s
+
+
+def relax_break(u, c, steps):
+    """The same sweeps as a `for` with `break` (an scf.while), then u changes after it."""
+    m = u.shape[0]
+    for k in range(steps):
+        change = 0.0
+        for i in range(1, m - 1):
+            new = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1]) + 0.01 * math.sin(u[i])
+            change += abs(new - u[i])
+            u[i] = new
+        if change < 1e-3 * (k + 1):
+            break
+    for i in range(m):
+        u[i] = u[i] * u[i]
+    s = 0.0
+    for i in range(m):
+        s += u[i] * (i + 1)
+    return s
+
+
+@pytest.mark.parametrize("s", (1, 2, 3, 8))
+@pytest.mark.parametrize("kernel, last", ((relax, 1e-2), (relax, 1e-4), (relax, 10.0),
+                                          (relax_break, 0), (relax_break, 1),
+                                          (relax_break, 6), (relax_break, 200)))
+def test_while_loop_writing_arrays(kernel, last, s):
+    u = np.random.default_rng(s).uniform(-1, 1, 9)
+    ckpt = cofactor.Checkpoint(snapshots=s)
+    gu, gc = cofactor.grad(kernel, argnums=(0, 1), checkpoint=ckpt)(u.copy(), 0.2, last)
+    tu, tc = cofactor.grad(kernel, argnums=(0, 1), tape_limit=None)(u.copy(), 0.2, last)
+    np.testing.assert_allclose(gu, tu, rtol=1e-12, atol=1e-14)
+    close(gc, tc)
+
+
+def test_while_loop_bad_snapshots():
+    with pytest.raises(ValueError, match="snapshots must be >= 0"):
+        cofactor.grad(count_while, checkpoint=cofactor.Checkpoint(snapshots=-1))
+
+
+def test_while_loop_ir():
+    text = stage_text(count_while, (F64, I64), Options(), "ad",
+                      derivative=Derivative("reverse", ("active", "const"),
+                                            checkpoint=("binomial", 4)))
+    assert "ad.segment = @count_while_segment" in text
+    for name in ("count_while_segment", "count_while_segment_test",
+                 "count_while_segment_body"):
+        assert f"func.func private @{name}(" in text
+    assert "func.call @augmented_count_while_segment_test" in text  # the exit's reverse
+    assert "func.call @reverse_count_while_segment_" in text
+
+
+def test_online_scheme_reruns_no_more_than_offline_revolve():
+    for s in range(1, 9):
+        for n in range(0, 700):
+            kept, period, reruns = online_model(n, s)
+            if n:
+                assert kept == -(-n // period) <= s and (period == 1 or period < 2 * n / s)
+            assert reruns <= revolve_optimum(n, s), (n, s)
+
+
+@pytest.mark.parametrize("s", (1, 2, 3, 4, 7, 0))
+def test_while_loop_reruns_the_online_schedule(s, monkeypatch):
+    from llvmlite import binding
+
+    from cofactor.runtime.dispatcher import build_callable
+
+    binding.add_symbol("cofactor_checkpoint_probe", ctypes.cast(_probe, ctypes.c_void_p).value)
+    monkeypatch.setenv("COFACTOR_CHECKPOINT_PROBE", "1")
+    compiled = build_callable(count_while, (F64, I64), Options(),
+                              Derivative("reverse", ("active", "const"), ("activenoneed",),
+                                         checkpoint=("periodic", s)), use_cache=False)
+    for n in boundaries(s or 16) + [100, 1000]:
+        PROBED.clear()
+        _, (adjoint,) = compiled(0.3, n, 1.0)
+        close(adjoint, cofactor.grad(count_while, tape_limit=None)(0.3, n))
+        assert PROBED == [online_model(n, s or 16)[2]], (n, s)
+
+
+# `tape_limit` below the default on a while loop: a copy runs taped while its
+# steps fit the limit (96 bytes per step for `count_while`, its estimate), then
+# the rest online (16 snapshots). The default limit leaves while loops alone.
+
+
+@pytest.mark.parametrize("limit", (0, 1000, 10**6))
+def test_tape_limit_splits_while_loops(limit):
+    u = np.random.default_rng(limit).uniform(-1, 1, 9)
+    for kernel, last in ((relax, 1e-4), (relax_break, 6)):
+        got = cofactor.grad(kernel, argnums=(0, 1), tape_limit=limit)(u.copy(), 0.2, last)
+        want = cofactor.grad(kernel, argnums=(0, 1), tape_limit=None)(u.copy(), 0.2, last)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-14)
+        close(got[1], want[1])
+    for x in (60.0, 20.0, 0.2):
+        got = cofactor.grad(until_threshold, argnums=(0, 1), tape_limit=limit)(x, 0.05)
+        want = cofactor.grad(until_threshold, argnums=(0, 1), tape_limit=None)(x, 0.05)
+        close(got[0], want[0])
+        close(got[1], want[1])
+
+
+@pytest.mark.parametrize("limit", (0, 1000, None, 2**30))
+def test_tape_limit_checkpoints_only_long_while_loops(limit, monkeypatch):
+    from llvmlite import binding
+
+    from cofactor.runtime.dispatcher import build_callable
+
+    binding.add_symbol("cofactor_checkpoint_probe", ctypes.cast(_probe, ctypes.c_void_p).value)
+    monkeypatch.setenv("COFACTOR_CHECKPOINT_PROBE", "1")
+    derivative = Derivative("reverse", ("active", "const"), ("activenoneed",),
+                            tape_limit=limit)
+    compiled = build_callable(count_while, (F64, I64), Options(), derivative, use_cache=False)
+    taped = None if limit in (None, 2**30) else limit // 96
+    for n in (0, 1, 9, 10, 11, 100, 1000):
+        PROBED.clear()
+        _, (adjoint,) = compiled(0.3, n, 1.0)
+        close(adjoint, cofactor.grad(count_while, tape_limit=None)(0.3, n))
+        # the rest runs once the taped steps run out (no step if the loop ends there)
+        rest = taped is not None and n >= taped
+        assert PROBED == ([online_model(n - taped, 16)[2]] if rest else []), (n, limit)
+
+
+HEAP_PEAK = """
+import ctypes, math, sys
+from llvmlite import binding
+libc = ctypes.CDLL(None)
+held, peak = dict(), [0]
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.realloc.restype, libc.realloc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def hold(pointer, size):
+    held[pointer] = size
+    peak[0] = max(peak[0], sum(held.values()))
+    return pointer
+malloc = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t)(lambda n: hold(libc.malloc(n), n))
+realloc = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)(
+    lambda p, n: (held.pop(p, None), hold(libc.realloc(p, n), n))[1])
+free = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda p: (held.pop(p, None), libc.free(p))[1])
+for name, f in (("malloc", malloc), ("realloc", realloc), ("free", free)):
+    binding.add_symbol(name, ctypes.cast(f, ctypes.c_void_p).value)
+import cofactor
+sys.path.insert(0, {tests!r})
+from test_checkpoint import count_while
+checkpoint = cofactor.Checkpoint(snapshots={s}) if {s} else None
+grad = cofactor.grad(count_while, checkpoint=checkpoint, tape_limit=None)
+for n in {steps}:
+    peak[0] = 0
+    grad(0.3, n)
+    print(peak[0])
+"""
+
+
+def test_while_loop_tape_stays_bounded(tmp_path):
+    """Peak heap bytes of one gradient call (a child process counts the compiled
+    code's malloc/realloc/free): constant in n when checkpointed, linear on the full tape."""
+    import os
+    import subprocess
+    import sys
+
+    steps = [2_000, 20_000, 200_000]
+
+    def peaks(s):
+        script = HEAP_PEAK.format(tests=os.path.dirname(__file__), s=s, steps=steps)
+        env = dict(os.environ, COFACTOR_CACHE_DIR=str(tmp_path / str(s)))
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             env=env, timeout=300, check=True).stdout
+        return [int(line) for line in out.split()]
+
+    full, online = peaks(0), peaks(8)
+    assert full[-1] > 50 * full[0] // 2 and full[-1] > 200_000 * 8  # grows with n
+    # up to 2 s states of 3 scalars on the tape (which grows by doubling), one step's
+    # tape, s slots, Revolve's work stack of 3 (s + 2) integers: about 1.5 KiB, whatever n
+    state, s = 3 * 8, 8
+    bound = 2 * (2 * s * state + state) + s * state + 3 * (s + 2) * 8 + 256
+    assert max(online) <= bound < full[0] // 2, (online, bound)
+
+
+@pytest.mark.parametrize("k", (1, 2, 3, 5, 0))
+def test_periodic_reruns_each_segment_once(k, monkeypatch):
+    """Periodic: the reverse sweep re-runs each segment taped once, last first:
+    ceil(n / p) segments of p = ceil(n / k) steps (sqrt(n) for k = 0), the last
+    one shorter, so n steps re-run in all."""
+    from llvmlite import binding
+
+    from cofactor.runtime.dispatcher import build_callable
+
+    binding.add_symbol("cofactor_checkpoint_probe", ctypes.cast(_probe, ctypes.c_void_p).value)
+    monkeypatch.setenv("COFACTOR_CHECKPOINT_PROBE", "1")
+    compiled = build_callable(scalar_with(k, "periodic"), (F64, I64), Options(),
+                              Derivative("reverse", ("active", "const"), ("activenoneed",)),
+                              use_cache=False)
+    for n in (0, 1, 2, 9, 10, 11, 100):
+        PROBED.clear()
+        _, (adjoint,) = compiled(0.3, n, 1.0)
+        close(adjoint, cofactor.grad(scalar_tape, tape_limit=None)(0.3, n, k))
+        period = max(1, -(-n // k) if k else math.ceil(math.sqrt(n)))
+        segments = -(-n // period)
+        last = [n - (segments - 1) * period] if n else []
+        assert PROBED == last + [period] * (segments - 1), (n, k)

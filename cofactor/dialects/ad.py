@@ -405,6 +405,16 @@ AD = Dialect("ad", [FwdDiffOp, AutoDiffOp, InitOp, ReserveOp, PushOp, PopOp],
 # know nothing of AD keep the loop as it is.
 CHECKPOINT = "ad.checkpoint"
 SCHEDULES = ("periodic", "binomial")
+# On an `scf.while` that `ad-checkpoint` outlined: its segment function (the
+# reverse sweep re-runs steps with it); the loop gets the online scheme.
+SEGMENT = "ad.segment"
+# Snapshots an online-checkpointed while loop keeps for `snapshots = 0`: its
+# trip count, hence sqrt(n), is unknown when the forward sweep starts.
+WHILE_SNAPSHOTS = 16
+# Bytes: the default `tape_limit` of `grad`. Under it, top-level while loops
+# are left alone: splitting one tests a step counter every step (15% slower
+# on Van der Pol RK4), a cost only an explicit, lower limit asks for.
+DEFAULT_TAPE_LIMIT = 2**30
 
 
 def checkpoint_attr(schedule: str, snapshots: int) -> DictionaryAttr:
@@ -412,7 +422,7 @@ def checkpoint_attr(schedule: str, snapshots: int) -> DictionaryAttr:
     if schedule not in SCHEDULES:
         raise ValueError(f"checkpoint schedule must be one of {SCHEDULES}, not {schedule!r}")
     if snapshots < 0:
-        raise ValueError("checkpoint snapshots must be >= 0")
+        raise ValueError("checkpoint snapshots must be >= 0 (0: the default)")
     return DictionaryAttr({"schedule": StringAttr(schedule),
                            "snapshots": IntegerAttr(snapshots, i64)})
 

@@ -1,5 +1,6 @@
-"""`ad-checkpoint`: split each `scf.for` marked `ad.checkpoint` into segments
-whose reverse sweep recomputes instead of taping.
+"""`ad-checkpoint`: split each loop (`scf.for`, `scf.while`) marked
+`ad.checkpoint` into segments whose reverse sweep recomputes instead of
+taping.
 
 The loop's body becomes a function `<f>_segment` running iterations
 [lo, hi) of the loop; the loop becomes an outer loop over segments calling it
@@ -18,6 +19,34 @@ function over all its steps, and `ad-reverse` reverses it with at most
 `snapshots` snapshots (default about sqrt(n)) and the fewest forward steps
 re-run (Griewank's binomial checkpointing).
 
+While loops (`scf.while`, unknown trip count; either schedule) get an
+online scheme, "doubling-period thinning, then Revolve per segment": the
+before region becomes `<f>_segment_test`, the after region
+`<f>_segment_body`, and `<f>_segment` runs steps [lo, hi) of both as an
+`scf.for`; the loop calls the first two and is marked `ad.segment`. With s
+snapshots (`snapshots = s`; 0: 16, as n is unknown when the loop starts),
+`ad-reverse`'s forward sweep runs the loop untaped and keeps the state
+before steps 0, p, 2p, ... in s slots; when a snapshot falls due with all
+slots full, every other one is dropped and p doubles. When the loop ends
+after n steps, p is the least power of two with ceil(n / p) <= s and the
+ceil(n / p) kept snapshots start segments of p steps (the last one shorter;
+p < 2n / s for n > s). The reverse sweep restores the final state, reverses
+the last run of the condition region (whose forwarded values are the loop's
+results), then reverses the segments last to first, each from its snapshot
+by Revolve with s snapshots. Bounds: at most 2s + 1 states held (the s
+slots and their copies on the tape as the loop ends, or up to s kept and
+s - 1 more inside Revolve; and the final state) plus one step's tape,
+whatever n; each step runs once untaped forward and once taped in reverse,
+plus sum over segments of Revolve's re-runs r m - C(s + r, s + 1) for a
+segment of m steps (r the fewest with C(s + r, s) >= m), which the tests
+check is never more than offline Revolve with s snapshots over all n steps
+re-runs. Why this scheme: thinning needs no trip count and keeps the
+segments equal (a power of two) but the last, and once the loop has ended
+n is known, so each segment gets the offline optimum. Loops that carry
+arrays keep the full tape: the arrays their steps allocate live until the
+gradient returns anyway (the arena frees them), so snapshots would not bound
+the memory.
+
 Tape limit (`grad(..., tape_limit=bytes)`): each top-level loop of the
 differentiated function marked `ad.tape_limit` (and not `ad.checkpoint`) gets
 an estimate of its tape, trip count times 8 bytes per scalar value one step
@@ -26,30 +55,43 @@ before the loop, once otherwise): an over-estimate of what `ad-reverse`
 caches. A constant trip count decides at compile time (the loop is left as
 it is when it fits); otherwise an `scf.if` picks at run time between the
 loop as it is and its binomial checkpointed copy (about sqrt(n) snapshots).
+A top-level `scf.while` so marked (under a limit below the default only) is
+split at run time instead: a copy of it runs (taped) while its steps fit the
+limit at the estimated bytes per step; if the loop goes on, the rest runs
+with the online scheme from there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, math, scf
+from xdsl.dialects import arith, func, math, memref, scf
 from xdsl.dialects.builtin import (
     AnyFloat,
     Float64Type,
     IndexType,
     IntegerAttr,
     IntegerType,
+    MemRefType,
     ModuleOp,
+    SymbolRefAttr,
+    i1,
     i64,
 )
-from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import SymbolTable
 from xdsl.utils.exceptions import PassFailedException
 
-from cofactor.dialects.ad import CHECKPOINT, checkpoint_attr, read_checkpoint
+from cofactor.dialects.ad import (
+    CHECKPOINT,
+    DEFAULT_TAPE_LIMIT,
+    SEGMENT,
+    checkpoint_attr,
+    read_checkpoint,
+)
 
 _Op = Callable[[Operation], SSAValue]
 
@@ -78,16 +120,37 @@ def _period(op: _Op, trip: SSAValue, snapshots: int) -> SSAValue:
     return op(arith.MaxSIOp(p, one))
 
 
-def _captures(loop: scf.ForOp) -> list[SSAValue]:
-    """Values from outside `loop` that its body uses (constants apart)."""
+def _captures(loop: Operation) -> list[SSAValue]:
+    """Values from outside `loop` that its regions use (constants apart)."""
     found: dict[SSAValue, None] = {}
-    for inner in loop.body.walk():
-        for v in inner.operands:
-            block = v.block if isinstance(v, BlockArgument) else v.owner.parent_block()
-            assert block is not None
-            if not loop.is_ancestor(block) and not isinstance(v.owner, arith.ConstantOp):
-                found[v] = None
+    for region in loop.regions:
+        for inner in region.walk():
+            for v in inner.operands:
+                block = v.block if isinstance(v, BlockArgument) else v.owner.parent_block()
+                assert block is not None
+                if not loop.is_ancestor(block) and not isinstance(v.owner, arith.ConstantOp):
+                    found[v] = None
     return list(found)
+
+
+def _outer_constants(loop: Operation, at: Block, mapper: dict[SSAValue, SSAValue]) -> None:
+    """Copy the constants from outside `loop` that its regions use into `at`."""
+    op = _emit(InsertPoint.at_end(at))
+    for region in loop.regions:
+        for inner in region.walk():
+            for v in inner.operands:
+                if isinstance(v.owner, arith.ConstantOp) and v not in mapper \
+                        and not loop.is_ancestor(v.owner):
+                    mapper[v] = op(v.owner.clone())
+
+
+def _fresh_name(module: ModuleOp, base: str, suffixes: tuple[str, ...] = ("",)) -> str:
+    """`base`, or `base_k` for the first k free with every suffix."""
+    name, k = base, 0
+    while any(SymbolTable.lookup_symbol(module, name + s) is not None for s in suffixes):
+        k += 1
+        name = f"{base}_{k}"
+    return name
 
 
 def _outline(module: ModuleOp, fn: func.FuncOp, loop: scf.ForOp, schedule: str,
@@ -97,20 +160,12 @@ def _outline(module: ModuleOp, fn: func.FuncOp, loop: scf.ForOp, schedule: str,
     inits = list(loop.iter_args)
     types = [v.type for v in (*inits, loop.lb, loop.ub, loop.step, *captures)]
     results = [r.type for r in loop.results]
-    name, k = f"{fn.sym_name.data}_segment", 0
-    while SymbolTable.lookup_symbol(module, name) is not None:
-        k += 1
-        name = f"{fn.sym_name.data}_segment_{k}"
+    name = _fresh_name(module, f"{fn.sym_name.data}_segment")
     entry = Block(arg_types=types)
     n = len(inits)
     args = entry.args
     mapper: dict[SSAValue, SSAValue] = dict(zip(captures, args[n + 3:], strict=True))
-    at = _emit(InsertPoint.at_end(entry))
-    for inner in loop.body.walk():
-        for v in inner.operands:
-            if isinstance(v.owner, arith.ConstantOp) and v not in mapper \
-                    and not loop.is_ancestor(v.owner):
-                mapper[v] = at(v.owner.clone())
+    _outer_constants(loop, entry, mapper)
     body = Region()
     loop.body.clone_into(body, value_mapper=mapper)
     inner = scf.ForOp(args[n], args[n + 1], args[n + 2], list(args[:n]), body)
@@ -145,14 +200,75 @@ def _outline(module: ModuleOp, fn: func.FuncOp, loop: scf.ForOp, schedule: str,
     Rewriter.replace_op(loop, outer)
 
 
+def _inline(block: Block, args: Sequence[SSAValue], at: Block,
+            mapper: dict[SSAValue, SSAValue]) -> list[SSAValue]:
+    """Clone `block` (its terminator apart) at the end of `at` with its
+    arguments bound to `args`; the terminator's operands there."""
+    mapper.update(zip(block.args, args, strict=True))
+    for inner in list(block.ops)[:-1]:
+        at.add_op(inner.clone(value_mapper=mapper))
+    last = block.last_op
+    assert last is not None
+    return [mapper.get(v, v) for v in last.operands]
+
+
+def _outline_while(module: ModuleOp, fn: func.FuncOp, loop: scf.WhileOp) -> None:
+    """Outline `loop`'s before region (`<name>_test`: state -> condition and
+    forwarded values), its after region (`<name>_body`: forwarded values ->
+    state) and `<name>`, steps [lo, hi) of both as an `scf.for` (the condition
+    is known to hold there), all taking the captured values last. The loop
+    calls the first two and names the segment in `ad.segment`."""
+    before, after = loop.before_region.block, loop.after_region.block
+    captures = _captures(loop)
+    state = list(before.arg_types)
+    forwarded = list(after.arg_types)
+    held = [v.type for v in captures]
+    name = _fresh_name(module, f"{fn.sym_name.data}_segment", ("", "_test", "_body"))
+
+    def define(symbol: str, inputs: list[Attribute], outputs: list[Attribute],
+               fill: Callable[[Block, dict[SSAValue, SSAValue]], list[SSAValue]]) -> None:
+        entry = Block(arg_types=[*inputs, *held])
+        mapper = dict(zip(captures, entry.args[len(inputs):], strict=True))
+        _outer_constants(loop, entry, mapper)
+        entry.add_op(func.ReturnOp(*fill(entry, mapper)))
+        made = func.FuncOp(symbol, ([*inputs, *held], outputs), Region(entry),
+                           visibility="private")
+        Rewriter.insert_op(made, InsertPoint.after(fn))
+
+    def steps(entry: Block, mapper: dict[SSAValue, SSAValue]) -> list[SSAValue]:
+        body = Block(arg_types=[i64, *state])
+        _, *values = _inline(before, body.args[1:], body, mapper)
+        body.add_op(scf.YieldOp(*_inline(after, values, body, mapper)))
+        lo, hi, step = entry.args[len(state):len(state) + 3]
+        loop_op = scf.ForOp(lo, hi, step, list(entry.args[:len(state)]), Region(body))
+        entry.add_op(loop_op)
+        return list(loop_op.results)
+
+    define(f"{name}_test", state, [i1, *forwarded],
+           lambda entry, mapper: _inline(before, entry.args[:len(state)], entry, mapper))
+    define(f"{name}_body", forwarded, state,
+           lambda entry, mapper: _inline(after, entry.args[:len(forwarded)], entry, mapper))
+    define(name, [*state, i64, i64, i64], state, steps)
+    test_block, body_block = Block(arg_types=state), Block(arg_types=forwarded)
+    test = func.CallOp(f"{name}_test", [*test_block.args, *captures], [i1, *forwarded])
+    test_block.add_ops([test, scf.ConditionOp(test.results[0], *test.results[1:])])
+    body = func.CallOp(f"{name}_body", [*body_block.args, *captures], state)
+    body_block.add_ops([body, scf.YieldOp(*body.results)])
+    new = scf.WhileOp(list(loop.arguments), forwarded, Region(test_block), Region(body_block))
+    new.attributes[CHECKPOINT] = loop.attributes[CHECKPOINT]
+    new.attributes[SEGMENT] = SymbolRefAttr(name)
+    Rewriter.replace_op(loop, new)
+
+
 def mark_outer_loops(module: ModuleOp, symbol: str, schedule: str, snapshots: int) -> None:
-    """Checkpoint the `scf.for` loops of @symbol's top block that carry no mark
-    (`grad(..., checkpoint=...)`): the long loops are the outer ones."""
+    """Checkpoint the `scf.for` and `scf.while` loops of @symbol's top block
+    that carry no mark (`grad(..., checkpoint=...)`): the long loops are the
+    outer ones."""
     fn = SymbolTable.lookup_symbol(module, symbol)
     assert isinstance(fn, func.FuncOp)
     attr = checkpoint_attr(schedule, snapshots)
     for loop in fn.body.block.ops:
-        if isinstance(loop, scf.ForOp) and CHECKPOINT not in loop.attributes:
+        if isinstance(loop, scf.ForOp | scf.WhileOp) and CHECKPOINT not in loop.attributes:
             loop.attributes[CHECKPOINT] = attr
 
 
@@ -160,12 +276,14 @@ TAPE_LIMIT = "ad.tape_limit"
 
 
 def limit_outer_loops(module: ModuleOp, symbol: str, limit: int) -> None:
-    """Mark the unmarked `scf.for` loops of @symbol's top block with the tape
-    limit (`grad(..., tape_limit=...)`)."""
+    """Mark the unmarked `scf.for` loops of @symbol's top block, and its
+    `scf.while` loops under a limit below the default (see
+    DEFAULT_TAPE_LIMIT), with the tape limit (`grad(..., tape_limit=...)`)."""
     fn = SymbolTable.lookup_symbol(module, symbol)
     assert isinstance(fn, func.FuncOp)
+    kinds = scf.ForOp | scf.WhileOp if limit < DEFAULT_TAPE_LIMIT else scf.ForOp
     for loop in fn.body.block.ops:
-        if isinstance(loop, scf.ForOp) and CHECKPOINT not in loop.attributes:
+        if isinstance(loop, kinds) and CHECKPOINT not in loop.attributes:
             loop.attributes[TAPE_LIMIT] = IntegerAttr(limit, i64)
 
 
@@ -201,7 +319,7 @@ def _trip(op: _Op, loop: scf.ForOp) -> SSAValue:
 
 
 def _step_bytes(op: _Op | None, block: Block,
-                top: scf.ForOp) -> tuple[int, list[SSAValue | None]]:
+                top: Operation) -> tuple[int, list[SSAValue | None]]:
     """Bytes of the scalars one run of `block` computes: a constant part and
     run-time terms (inner loops with bounds known before `top`; with no `op`
     to emit them, None for each)."""
@@ -268,6 +386,60 @@ def _limit(module: ModuleOp, fn: func.FuncOp, loop: scf.ForOp) -> None:
     else_block.add_ops([loop, scf.YieldOp(*loop.results)])
 
 
+def _limit_while(loop: scf.WhileOp) -> None:
+    """Run `loop`'s first steps as they are, as many as its limit holds at
+    the estimated bytes per step, then, if it goes on, the rest checkpointed
+    (online): the trip count is unknown, so the split is made at run time.
+    The condition region is run again at the split: one that stores or
+    calls keeps the full tape."""
+    limit_attr = loop.attributes.pop(TAPE_LIMIT)
+    assert isinstance(limit_attr, IntegerAttr)
+    before, after = loop.before_region.block, loop.after_region.block
+    if any(isinstance(t, MemRefType) for t in (*before.arg_types, *loop.result_types)) or any(
+            isinstance(o, memref.StoreOp | func.CallOp) for o in before.walk()):
+        return
+    at = _emit(InsertPoint.before(loop))
+    per = at(arith.ConstantOp(IntegerAttr(
+        max(1, sum(_step_bytes(None, b, loop)[0] for b in (before, after))), i64)))
+    for block in (before, after):
+        for term in _step_bytes(at, block, loop)[1]:
+            assert term is not None
+            per = at(arith.AddiOp(per, term))
+    steps = at(arith.DivSIOp(at(arith.ConstantOp(limit_attr)), per))
+    state, forwarded = list(before.arg_types), list(after.arg_types)
+    last = before.last_op
+    assert last is not None
+    # the state to go on from: the forwarded values when they are the arguments
+    # (as the frontend makes them), else the arguments forwarded too
+    extra = [] if list(last.operands[1:]) == list(before.args) else state
+    head = Block(arg_types=[*state, i64])
+    cond, *values = _inline(before, head.args[:-1], head, {})
+    op = _emit(InsertPoint.at_end(head))
+    within = op(arith.CmpiOp(head.args[-1], steps, "slt"))
+    head.add_op(scf.ConditionOp(op(arith.AndIOp(cond, within)), *values,
+                                *head.args[:len(extra)], head.args[-1]))
+    body = Block(arg_types=[*forwarded, *extra, i64])
+    yields = _inline(after, body.args[:len(forwarded)], body, {})
+    op = _emit(InsertPoint.at_end(body))
+    count = op(arith.AddiOp(body.args[-1], op(arith.ConstantOp(IntegerAttr(1, i64)))))
+    body.add_op(scf.YieldOp(*yields, count))
+    first = scf.WhileOp([*loop.arguments, at(arith.ConstantOp(IntegerAttr(0, i64)))],
+                        [*forwarded, *extra, i64], Region(head), Region(body))
+    Rewriter.insert_op(first, InsertPoint.before(loop))
+    # steps run out: go on (the rest runs no step if the condition fails there)
+    more = at(arith.CmpiOp(first.results[-1], steps, "sge"))
+    rest, done = Block(), Block()
+    branch = scf.IfOp(more, forwarded, Region(rest), Region(done))
+    Rewriter.insert_op(branch, InsertPoint.before(loop))
+    for old, new in zip(loop.results, branch.results, strict=True):
+        old.replace_all_uses_with(new)
+    loop.detach()
+    loop.operands = first.results[len(forwarded) if extra else 0:][:len(state)]
+    loop.attributes[CHECKPOINT] = checkpoint_attr("binomial", 0)
+    rest.add_ops([loop, scf.YieldOp(*loop.results)])
+    done.add_op(scf.YieldOp(*first.results[:len(forwarded)]))
+
+
 class AdCheckpoint(ModulePass):
     """Outline the segments of checkpointed loops (see the module docstring)."""
 
@@ -276,14 +448,23 @@ class AdCheckpoint(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in [f for f in op.ops if isinstance(f, func.FuncOp)]:
             for loop in [o for o in fn.walk() if TAPE_LIMIT in o.attributes]:
-                assert isinstance(loop, scf.ForOp)
-                _limit(op, fn, loop)
-            loops = [o for o in fn.walk() if isinstance(o, scf.ForOp) and read_checkpoint(o)]
+                if isinstance(loop, scf.WhileOp):
+                    _limit_while(loop)
+                else:
+                    assert isinstance(loop, scf.ForOp)
+                    _limit(op, fn, loop)
+            loops = [o for o in fn.walk()
+                     if isinstance(o, scf.ForOp | scf.WhileOp) and read_checkpoint(o)]
             for loop in loops:
                 if any(other.is_ancestor(loop) for other in loops if other is not loop):
                     continue  # the outer one's segment function holds it as it is
                 found = read_checkpoint(loop)
                 assert found is not None
+                if isinstance(loop, scf.WhileOp):
+                    carried = (*loop.before_region.block.arg_types, *loop.result_types)
+                    if not any(isinstance(t, MemRefType) for t in carried):
+                        _outline_while(op, fn, loop)  # carried arrays: the full tape
+                    continue
                 if loop.lb.type != i64:
                     raise PassFailedException("ad-checkpoint: the loop must count in i64")
                 _outline(op, fn, loop, *found)

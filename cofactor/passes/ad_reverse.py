@@ -29,6 +29,9 @@ get any):
   snapshot); at its mirrored point the reverse sweep pops them back, calls the
   augmented function (taping that segment only) and at once the reverse one;
   a binomial one (all the loop's steps) is reversed by Revolve (`_Revolve`).
+  An `scf.while` marked `ad.segment` (outlined by `ad-checkpoint`) is
+  checkpointed online (`_Online`): snapshots thinned as it runs, then each
+  segment reversed by Revolve.
 
 Cache or recompute: the reverse sweep needs forward values. A value of the
 function's top block is in scope there (same function). A value defined in a
@@ -90,6 +93,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     ModuleOp,
+    SymbolRefAttr,
     i1,
     i64,
 )
@@ -101,6 +105,8 @@ from xdsl.utils.exceptions import PassFailedException
 
 from cofactor.dialects.ad import (
     CHECKPOINT,
+    SEGMENT,
+    WHILE_SNAPSHOTS,
     Activity,
     AutoDiffOp,
     CacheType,
@@ -487,6 +493,11 @@ class _Sweeps:
                 self._active_inside(inner) for inner in op.walk())
         return self._reverses[op]
 
+    def _online(self, op: Operation) -> bool:
+        """Whether `op` is a while loop reversed by online checkpointing."""
+        return isinstance(op, scf.WhileOp) and SEGMENT in op.attributes \
+            and self.needs_reverse(op)
+
     def _active_inside(self, op: Operation) -> bool:
         if any(self.info.is_active(r) for r in op.results):
             return True
@@ -803,7 +814,7 @@ class _Sweeps:
         """Whether the reverse sweep visits `op` (all its scf ancestors are reversed)."""
         parent = op.parent_op()
         while parent is not None and parent is not self.fn:
-            if not self.needs_reverse(parent):
+            if not self.needs_reverse(parent) or self._online(parent):
                 return False
             parent = parent.parent_op()
         return True
@@ -814,6 +825,10 @@ class _Sweeps:
             return [op.lb, op.ub, op.step]
         if isinstance(op, scf.IfOp) and self.needs_reverse(op):
             return [op.cond]
+        if self._online(op):  # the captured values (see _Online)
+            test = op.regions[0].block.first_op
+            assert test is not None
+            return list(test.operands[len(op.operands):])
         if isinstance(op, memref.LoadOp) and self._accumulated(op) and not self._chain(op):
             return list(op.indices)
         if isinstance(op, memref.StoreOp) and self.has_shadow(op.memref):
@@ -931,6 +946,8 @@ class _Sweeps:
         match op:
             case scf.ForOp():
                 self.forward_for(e, op)
+            case scf.WhileOp() if self._online(op):
+                _Online(self, op).forward(e)
             case scf.WhileOp():
                 self.forward_while(e, op)
             case scf.IfOp():
@@ -1143,6 +1160,8 @@ class _Sweeps:
         match op:
             case scf.ForOp():
                 self.reverse_for(e, op)
+            case scf.WhileOp() if self._online(op):
+                _Online(self, op).reverse(e)
             case scf.WhileOp():
                 self.reverse_while(e, op)
             case scf.IfOp():
@@ -1229,11 +1248,16 @@ class _Sweeps:
             found = read_checkpoint(op)
             assert found is not None
             if found[0] == "binomial":
-                _Revolve(self, e, op, pair, args, operands).run(found[1])
+                _Revolve(self, op.callee.root_reference.data, pair, args, operands,
+                         [r.type for r in op.results],
+                         [self.get(v) for v in self.snapshots[op]]).run(e, op, found[1])
                 return
             e.insert(func.CallOp(pair.augmented.sym_name.data,
                                  [*operands, *(self.tape(t, True) for t in pair.tapes)],
                                  pair.augmented.function_type.outputs.data))
+            if os.environ.get("COFACTOR_CHECKPOINT_PROBE"):  # the steps re-run taped
+                n = len(op.results)
+                self.probe(e, _trip_count(e, *(self.get(v) for v in op.operands[n:n + 3])))
         operands += [self.get_shadow(r) for r, a in zip(op.results, results, strict=True)
                      if a.has_shadow]
         operands += [self.take(e, r) for r, a in zip(op.results, results, strict=True)
@@ -1244,6 +1268,15 @@ class _Sweeps:
         active = [v for v, a in zip(op.operands, args, strict=True) if a is Activity.ACTIVE]
         for v, bar in zip(active, call.results, strict=True):
             self.add_adjoint(e, v, bar)
+
+    def probe(self, e: Emit, count: SSAValue) -> None:
+        """Test hook (COFACTOR_CHECKPOINT_PROBE set at compile time): call the
+        external `cofactor_checkpoint_probe(steps)` with the steps a loop
+        reversed by Revolve re-ran untaped, or a periodic segment re-ran taped."""
+        module = self.diff.module
+        if SymbolTable.lookup_symbol(module, "cofactor_checkpoint_probe") is None:
+            module.body.block.add_op(func.FuncOp.external("cofactor_checkpoint_probe", [i64], []))
+        e.insert(func.CallOp("cofactor_checkpoint_probe", [count], []))
 
     def _carry(self, e: Emit, free: Sequence[SSAValue]) -> list[SSAValue]:
         return [self.adj[f] if f in self.adj else e.const(0.0, f.type) for f in free]
@@ -1484,6 +1517,32 @@ class _Sweeps:
         for_each_element(e, shadow, add)
 
 
+def _stored(t: Attribute) -> Attribute:
+    """The type a state value of type `t` has on the tape (i1 as i64)."""
+    return i64 if t == i1 else t
+
+
+def _push_state(sw: _Sweeps, e: Emit, state: Sequence[SSAValue], arrays: Sequence[SSAValue],
+                reverse: bool) -> None:
+    """Push a snapshot: the state scalars, then every element of `arrays`."""
+    for v in state:
+        if v.type == i1:
+            v = e.op(arith.ExtUIOp(v, i64))
+        e.insert(PushOp(sw.tape(v.type, reverse), v))
+    sw._push_arrays(e, arrays, reverse=reverse)
+
+
+def _pop_state(sw: _Sweeps, e: Emit, types: Sequence[Attribute],
+               arrays: Sequence[SSAValue]) -> list[SSAValue]:
+    """Pop a snapshot `_push_state` pushed: restore `arrays`, return the state."""
+    sw._pop_arrays(e, arrays)
+    state: list[SSAValue] = []
+    for t in reversed(types):
+        v = e.op(PopOp(sw.tape(_stored(t), True)))
+        state.append(e.op(arith.TruncIOp(v, i1)) if t == i1 else v)
+    return state[::-1]
+
+
 class _Revolve:
     """Binomial checkpointing (Revolve) of a segment call over all its steps,
     in the reverse sweep. Work items (lo, hi, c) on a small stack each start
@@ -1494,22 +1553,24 @@ class _Revolve:
     follow. j is Griewank's optimal split: with s = c + 1 snapshots and r the
     fewest repetitions such that beta(s, r) = C(s + r, s) >= m = hi - lo,
     j = max(1, beta(s, r - 2), m - beta(s - 1, r)). At most `snapshots`
-    snapshots are held (0: about sqrt(n)); a stack item per live snapshot."""
+    snapshots are held (0: about sqrt(n)); a stack item per live snapshot.
+    `sweep` reverses steps [base, base + m) from the snapshot on top of the
+    tape (`run`: a binomial call; `_Online`: one segment of a while loop)."""
 
-    def __init__(self, sweeps: _Sweeps, e: Emit, op: func.CallOp, pair: _Pair,
-                 args: list[Activity], operands: list[SSAValue]):
-        self.sw, self.e, self.op, self.pair = sweeps, e, op, pair
-        n = self.n = len(op.results)
+    def __init__(self, sweeps: _Sweeps, segment: str, pair: _Pair, args: list[Activity],
+                 operands: list[SSAValue], types: list[Attribute], arrays: list[SSAValue]):
+        self.sw, self.segment, self.pair = sweeps, segment, pair
+        n = self.n = len(types)
         self.operands = operands  # primal values, each dup one followed by its shadow
-        self.types = [r.type for r in op.results]
-        self.arrays = [sweeps.get(v) for v in sweeps.snapshots[op]]
+        self.types = types
+        self.arrays = arrays  # reverse-sweep values of the arrays a snapshot holds
         self.carried = [i for i in range(n) if args[i] is Activity.ACTIVE]
-        self.captured = [v for v, a in zip(op.operands[n + 3:], args[n + 3:], strict=True)
-                         if a is Activity.ACTIVE]
+        self.captured = [i for i in range(n + 3, len(args)) if args[i] is Activity.ACTIVE]
         self.tapes = [sweeps.tape(t, True) for t in pair.tapes]
         self.shadowed = [a.has_shadow for a in args]
         lb_at = sum(1 + a.has_shadow for a in args[:n])
         self.lb, self.step = operands[lb_at], operands[lb_at + 2]
+        self.base: SSAValue | None = None  # the first step `sweep` reverses
 
     # -- pieces --------------------------------------------------------------
 
@@ -1523,8 +1584,9 @@ class _Revolve:
             if i < self.n:
                 v = state[i]
             elif i in (self.n, self.n + 1):
-                v = e.op(arith.AddiOp(self.lb, e.op(arith.MuliOp(lo if i == self.n else hi,
-                                                                 self.step))))
+                assert self.base is not None
+                k = e.op(arith.AddiOp(self.base, lo if i == self.n else hi))
+                v = e.op(arith.AddiOp(self.lb, e.op(arith.MuliOp(k, self.step))))
             values.append(v)
             shadow = next(out) if shadowed else None
             if shadows and shadow is not None:
@@ -1535,7 +1597,7 @@ class _Revolve:
                 ) -> list[SSAValue]:
         """Run steps [lo, hi) untaped."""
         operands = self.call_operands(state, e, lo, hi, False)
-        call = e.insert(func.CallOp(self.op.callee.root_reference.data, operands, self.types))
+        call = e.insert(func.CallOp(self.segment, operands, self.types))
         return list(call.results)
 
     def reverse_step(self, e: Emit, state: Sequence[SSAValue], k: SSAValue,
@@ -1555,19 +1617,10 @@ class _Revolve:
             adjoints[len(seeds):], out[len(seeds):], strict=True)]
 
     def push_state(self, e: Emit, state: Sequence[SSAValue]) -> None:
-        for v in state:
-            if v.type == i1:
-                v = e.op(arith.ExtUIOp(v, i64))
-            e.insert(PushOp(self.sw.tape(v.type, True), v))
-        self.sw._push_arrays(e, self.arrays, reverse=True)
+        _push_state(self.sw, e, state, self.arrays, reverse=True)
 
     def pop_state(self, e: Emit) -> list[SSAValue]:
-        self.sw._pop_arrays(e, self.arrays)
-        state: list[SSAValue] = []
-        for t in reversed(self.types):
-            v = e.op(PopOp(self.sw.tape(i64 if t == i1 else t, True)))
-            state.append(e.op(arith.TruncIOp(v, i1)) if t == i1 else v)
-        return state[::-1]
+        return _pop_state(self.sw, e, self.types, self.arrays)
 
     def peek(self, e: Emit) -> list[SSAValue]:
         state = self.pop_state(e)
@@ -1599,8 +1652,9 @@ class _Revolve:
 
     # -- the driver ----------------------------------------------------------
 
-    def run(self, snapshots: int) -> None:
-        e, n = self.e, self.n
+    def run(self, e: Emit, op: func.CallOp, snapshots: int) -> None:
+        """Reverse binomial call `op` over all its steps."""
+        n = self.n
         one, zero = e.const(1, i64), e.const(0, i64)
         lo_v, hi_v = self.operands_at(n), self.operands_at(n + 1)
         span = e.op(arith.MaxSIOp(e.op(arith.SubiOp(hi_v, lo_v)), zero))
@@ -1612,38 +1666,51 @@ class _Revolve:
             root = e.op(math.SqrtOp(e.op(arith.SIToFPOp(m, Float64Type()))))
             free = e.op(arith.MaxSIOp(e.op(arith.SubiOp(
                 e.op(arith.FPToSIOp(e.op(math.CeilOp(root)), i64)), one)), zero))
+        first = Block()
+        self.push_state(Emit(InsertPoint.at_end(first)),
+                        [self.operands_at(i) for i in range(n)])
+        first.add_op(scf.YieldOp())
+        e.insert(scf.IfOp(e.op(arith.CmpiOp(m, zero, "sgt")), [], Region(first)))
+        if self.sw._pair_mode:
+            reserve_caches(first)
+        captured = [op.operands[i] for i in self.captured]
+        seeds = [self.sw.take(e, op.results[i]) for i in self.carried]
+        sums = [e.const(0.0, v.type) for v in captured]
+        count, adjoints = self.sweep(e, zero, m, free, zero, [*seeds, *sums])
+        for i, adjoint in zip(self.carried, adjoints, strict=False):
+            self.sw.add_adjoint(e, op.operands[i], adjoint)
+        for v, adjoint in zip(captured, adjoints[len(self.carried):], strict=True):
+            self.sw.add_adjoint(e, v, adjoint)
+        if os.environ.get("COFACTOR_CHECKPOINT_PROBE"):
+            self.sw.probe(e, count)
+
+    def sweep(self, e: Emit, base: SSAValue, m: SSAValue, free: SSAValue, count: SSAValue,
+              adjoints: Sequence[SSAValue]) -> tuple[SSAValue, list[SSAValue]]:
+        """Reverse steps [base, base + m) with `free` snapshots beyond the
+        state at `base`, on top of the tape (popped at the end if m > 0),
+        seeded with `adjoints` (the active state's, then the captured
+        scalars' sums). Returns `count` plus the steps re-run untaped, and
+        the adjoints before the steps."""
+        self.base = base
+        zero = e.const(0, i64)
         size = e.op(arith.IndexCastOp(e.op(arith.MuliOp(e.op(arith.AddiOp(
             free, e.const(3, i64))), e.const(3, i64))), IndexType()))
         work = e.op(memref.AllocOp([size], [], MemRefType(i64, [DYNAMIC_INDEX])))
         for k, v in enumerate((zero, m, free)):
             e.insert(memref.StoreOp.get(v, work, [index_const(e, k)]))
         nonempty = e.op(arith.CmpiOp(m, zero, "sgt"))
-        first = Block()
-        self.push_state(Emit(InsertPoint.at_end(first)),
-                        [self.operands_at(i) for i in range(n)])
-        first.add_op(scf.YieldOp())
-        e.insert(scf.IfOp(nonempty, [], Region(first)))
-        seeds = [self.sw.take(e, self.op.results[i]) for i in self.carried]
-        sums = [e.const(0.0, v.type) for v in self.captured]
-        types = [i64, i64, *(v.type for v in (*seeds, *sums))]
+        types = [i64, i64, *(v.type for v in adjoints)]
         before, after = Block(arg_types=types), Block(arg_types=types)
         b = Emit(InsertPoint.at_end(before))
         before.add_op(scf.ConditionOp(b.op(arith.CmpiOp(before.args[0], zero, "sgt")),
                                       *before.args))
         self.item(after, work)
-        loop = e.insert(scf.WhileOp([e.op(arith.ExtUIOp(nonempty, i64)), zero, *seeds, *sums],
+        loop = e.insert(scf.WhileOp([e.op(arith.ExtUIOp(nonempty, i64)), count, *adjoints],
                                     types, Region(before), Region(after)))
         e.insert(memref.DeallocOp.get(work))
         if self.sw._pair_mode:
-            reserve_caches(first)
             reserve_caches(after)
-        adjoints = list(loop.results[2:])
-        for i, adjoint in zip(self.carried, adjoints, strict=False):
-            self.sw.add_adjoint(e, self.op.operands[i], adjoint)
-        for v, adjoint in zip(self.captured, adjoints[len(self.carried):], strict=True):
-            self.sw.add_adjoint(e, v, adjoint)
-        if os.environ.get("COFACTOR_CHECKPOINT_PROBE"):
-            self.probe(e, loop.results[1])
+        return loop.results[1], list(loop.results[2:])
 
     def operands_at(self, i: int) -> SSAValue:
         """The primal operand i (shadows skipped)."""
@@ -1706,14 +1773,259 @@ class _Revolve:
                                   Region(longer)))
         body.add_op(scf.YieldOp(*outer.results))
 
-    def probe(self, e: Emit, count: SSAValue) -> None:
-        """Test hook: call the external `cofactor_checkpoint_probe(steps)` with
-        the steps re-run untaped (COFACTOR_CHECKPOINT_PROBE set at compile time)."""
-        module = self.sw.diff.module
-        if SymbolTable.lookup_symbol(module, "cofactor_checkpoint_probe") is None:
-            module.body.block.add_op(func.FuncOp.external("cofactor_checkpoint_probe", [i64], []))
-        e.insert(func.CallOp("cofactor_checkpoint_probe", [count], []))
 
+class _Online:
+    """Online checkpointing of a while loop that `ad-checkpoint` outlined
+    (`ad.segment`): its trip count is unknown until it ends (the scheme and
+    its bounds are in `ad-checkpoint`'s docstring).
+
+    Forward sweep: the loop runs untaped, counting its steps, and keeps at
+    most s snapshots in a buffer, slot j the state before step j p: when a
+    snapshot falls due with all s slots full, every other one is dropped
+    (slot j <- slot 2j) and p doubles. After the loop, the kept snapshots
+    (first to last), the final state and (n, kept, p) go on the tape.
+    Reverse sweep: restore the final state and reverse the last run of the
+    condition region (its forwarded values are the loop's results), then
+    reverse each segment, last first, with Revolve (s snapshots) from its
+    kept snapshot."""
+
+    def __init__(self, sweeps: _Sweeps, op: scf.WhileOp):
+        self.sw, self.op = sweeps, op
+        before, after = op.before_region.block, op.after_region.block
+        test, body = before.first_op, after.first_op
+        assert isinstance(test, func.CallOp) and isinstance(body, func.CallOp)
+        segment = op.attributes[SEGMENT]
+        assert isinstance(segment, SymbolRefAttr)
+        self.test, self.body = test.callee.root_reference.data, body.callee.root_reference.data
+        self.segment = segment.root_reference.data
+        self.state = list(before.arg_types)
+        self.forwarded = list(after.arg_types)
+        self.captures = list(test.operands[len(self.state):])
+        found = read_checkpoint(op)
+        assert found is not None
+        self.snapshots = found[1] or WHILE_SNAPSHOTS
+        self.active = [Activity.ACTIVE if sweeps.active_scalar(a) else Activity.CONST
+                       for a in before.args]
+        self.held = [Activity.ACTIVE if sweeps.active_scalar(v) else Activity.DUP
+                     if sweeps.has_shadow(v) else Activity.CONST for v in self.captures]
+        fn = SymbolTable.lookup_symbol(sweeps.diff.module, self.segment)
+        assert isinstance(fn, func.FuncOp)
+        written = sweeps.diff.analysis.written_args(fn)[len(self.state) + 3:]
+        self.arrays = [v for v, w in zip(self.captures, written, strict=True)
+                       if isinstance(v.type, MemRefType)
+                       and (w or sweeps.memory.overwritten_after(op, v))]
+
+    # -- forward sweep -------------------------------------------------------
+
+    def forward(self, e: Emit) -> None:
+        sw, nx, nc = self.sw, len(self.state), len(self.forwarded)
+        captures = [sw.primal[v] for v in self.captures]
+        arrays = [sw.primal[v] for v in self.arrays]
+        slots = index_const(e, self.snapshots)
+        scalars = [e.op(memref.AllocOp([slots], [], MemRefType(_stored(t), [DYNAMIC_INDEX])))
+                   for t in self.state]
+        sizes = [_size(e, a) for a in arrays]
+        chunks = [e.op(memref.AllocOp([e.op(arith.IndexCastOp(e.op(arith.MuliOp(
+            e.const(self.snapshots, i64), size)), IndexType()))], [], MemRefType(
+                a.type.element_type, [DYNAMIC_INDEX])))
+                  for a, size in zip(arrays, sizes, strict=True)]
+        types = [*self.state, i64, i64, i64]  # the state, steps run, snapshots kept, period
+        before = Block(arg_types=types)
+        b = Emit(InsertPoint.at_end(before))
+        xs, (k, kept, period) = list(before.args[:nx]), before.args[nx:]
+        test = b.insert(func.CallOp(self.test, [*xs, *captures], [i1, *self.forwarded]))
+        keep = Block()
+        self._keep(Emit(InsertPoint.at_end(keep)), xs, k, kept, period,
+                   (scalars, chunks, arrays, sizes))
+        skip = Block()
+        skip.add_op(scf.YieldOp(kept, period))
+        kept, period = b.insert(scf.IfOp(test.results[0], [i64, i64], Region(keep),
+                                         Region(skip))).results
+        before.add_op(scf.ConditionOp(test.results[0], *test.results[1:], *xs, k, kept, period))
+        after = Block(arg_types=[*self.forwarded, *types])
+        a = Emit(InsertPoint.at_end(after))
+        step = a.insert(func.CallOp(self.body, [*after.args[:nc], *captures], self.state))
+        k = a.op(arith.AddiOp(after.args[nc + nx], a.const(1, i64)))
+        after.add_op(scf.YieldOp(*step.results, k, *after.args[nc + nx + 1:]))
+        zero, one = e.const(0, i64), e.const(1, i64)
+        loop = e.insert(scf.WhileOp([*(sw.primal[v] for v in self.op.arguments), zero, zero, one],
+                                    [*self.forwarded, *types], Region(before), Region(after)))
+        sw._map(self.op.results, loop.results[:nc])
+        final = loop.results[nc:nc + nx]
+        n, kept, period = loop.results[nc + nx:]
+        n.name_hint, kept.name_hint, period.name_hint = "steps", "kept", "period"
+        row = Block(arg_types=[i64])
+        r = Emit(InsertPoint.at_end(row))
+        slot = r.op(arith.IndexCastOp(row.args[0], IndexType()))
+        for buf in scalars:
+            v = r.op(memref.LoadOp.get(buf, [slot]))
+            r.insert(PushOp(sw.tape(v.type, False), v))
+        for chunk, size in zip(chunks, sizes, strict=True):
+            _push_chunk(sw, r, chunk, r.op(arith.MuliOp(row.args[0], size)), size)
+        row.add_op(scf.YieldOp())
+        e.insert(scf.ForOp(zero, kept, one, [], Region(row)))
+        _push_state(sw, e, final, arrays, reverse=False)
+        for v in (n, kept, period):
+            e.insert(PushOp(sw.tape(i64, False), v))
+        for buf in (*scalars, *chunks):
+            e.insert(memref.DeallocOp.get(buf))
+
+    def _keep(self, e: Emit, xs: Sequence[SSAValue], k: SSAValue, kept: SSAValue,
+              period: SSAValue, buffers: tuple[list, list, list, list]) -> None:
+        """Fill `e`'s block (the condition held at step k): if a snapshot is
+        due (k = kept p), thin the slots when they are full, then snapshot
+        the state if step k is still due; yield the new (kept, period)."""
+        scalars, chunks, arrays, sizes = buffers
+        half = (self.snapshots + 1) // 2
+
+        def due(emit: Emit, kept: SSAValue, period: SSAValue) -> SSAValue:
+            return emit.op(arith.CmpiOp(k, emit.op(arith.MuliOp(kept, period)), "eq"))
+
+        move = Block(arg_types=[i64])  # slot j <- slot 2j, for 0 < j < half
+        m = Emit(InsertPoint.at_end(move))
+        dst, src = move.args[0], m.op(arith.MuliOp(move.args[0], m.const(2, i64)))
+        for buf in scalars:
+            value = m.op(memref.LoadOp.get(buf, [m.op(arith.IndexCastOp(src, IndexType()))]))
+            m.insert(memref.StoreOp.get(value, buf, [m.op(arith.IndexCastOp(dst, IndexType()))]))
+        for chunk, size in zip(chunks, sizes, strict=True):
+            _copy(m, chunk, m.op(arith.MuliOp(src, size)), m.op(arith.MuliOp(dst, size)), size)
+        move.add_op(scf.YieldOp())
+        thin = Block()
+        t = Emit(InsertPoint.at_end(thin))
+        t.insert(scf.ForOp(t.const(1, i64), t.const(half, i64), t.const(1, i64), [],
+                           Region(move)))
+        thin.add_op(scf.YieldOp(t.const(half, i64), t.op(arith.MuliOp(period, t.const(2, i64)))))
+        room = Block()
+        room.add_op(scf.YieldOp(kept, period))
+
+        now = Block()  # a snapshot is due
+        d = Emit(InsertPoint.at_end(now))
+        full = d.op(arith.CmpiOp(kept, d.const(self.snapshots, i64), "eq"))
+        kept1, period1 = d.insert(scf.IfOp(full, [i64, i64], Region(thin),
+                                           Region(room))).results
+        store = Block()
+        w = Emit(InsertPoint.at_end(store))
+        slot = w.op(arith.IndexCastOp(kept1, IndexType()))
+        for x, buf in zip(xs, scalars, strict=True):
+            w.insert(memref.StoreOp.get(w.op(arith.ExtUIOp(x, i64)) if x.type == i1 else x,
+                                        buf, [slot]))
+        for a, chunk, size in zip(arrays, chunks, sizes, strict=True):
+            base = w.op(arith.MuliOp(kept1, size))
+            for_each_element(w, a, lambda inner, idx, a=a, chunk=chunk, base=base: inner.insert(
+                memref.StoreOp.get(inner.op(memref.LoadOp.get(a, idx)), chunk,
+                                   _at(inner, base, _linear(inner, a, idx)))))
+        store.add_op(scf.YieldOp(w.op(arith.AddiOp(kept1, w.const(1, i64)))))
+        skip = Block()
+        skip.add_op(scf.YieldOp(kept1))
+        kept2 = d.insert(scf.IfOp(due(d, kept1, period1), [i64], Region(store),
+                                  Region(skip))).results[0]
+        now.add_op(scf.YieldOp(kept2, period1))
+        later = Block()
+        later.add_op(scf.YieldOp(kept, period))
+        e.insert(scf.YieldOp(*e.insert(scf.IfOp(due(e, kept, period), [i64, i64], Region(now),
+                                                Region(later))).results))
+
+    # -- reverse sweep -------------------------------------------------------
+
+    def _operands(self, values: Sequence[SSAValue]) -> list[SSAValue]:
+        """`values` (the captures in the reverse sweep), each dup one followed
+        by its shadow."""
+        out: list[SSAValue] = []
+        for old, v, act in zip(self.captures, values, self.held, strict=True):
+            out.append(v)
+            if act.has_shadow:
+                out.append(self.sw.get_shadow(old))
+        return out
+
+    def reverse(self, e: Emit) -> None:
+        sw, op, nx = self.sw, self.op, len(self.state)
+        period, kept, n = (e.op(PopOp(sw.tape(i64, True))) for _ in range(3))
+        arrays = [sw.get(v) for v in self.arrays]
+        captures = self._operands([sw.get(v) for v in self.captures])
+        final = _pop_state(sw, e, self.state, arrays)
+        # the last run of the condition region, at the final state
+        results = [Activity.CONST] + [Activity.ACTIVE if sw.active_scalar(r) else Activity.CONST
+                                      for r in op.results]
+        last = sw.diff.pair(self.test, [*self.active, *self.held], results,
+                            [False] * (nx + len(self.held)))
+        tapes = [sw.tape(t, True) for t in last.tapes]
+        e.insert(func.CallOp(last.augmented.sym_name.data, [*final, *captures, *tapes],
+                             last.augmented.function_type.outputs.data))
+        seeds = [sw.take(e, r) for r, a in zip(op.results, results[1:], strict=True)
+                 if a is Activity.ACTIVE]
+        adjoints = list(e.insert(func.CallOp(
+            last.reverse.sym_name.data, [*final, *captures, *seeds, *tapes],
+            last.reverse.function_type.outputs.data)).results)
+        # the segments, last first
+        args = [*self.active, Activity.CONST, Activity.CONST, Activity.CONST, *self.held]
+        pair = sw.diff.pair(self.segment, args, self.active, [False] * len(args))
+        zero, one = e.const(0, i64), e.const(1, i64)
+        revolve = _Revolve(sw, self.segment, pair, args, [*final, zero, zero, one, *captures],
+                           self.state, arrays)
+        body = Block(arg_types=[i64, i64, *(v.type for v in adjoints)])
+        b = Emit(InsertPoint.at_end(body))
+        j = b.op(arith.SubiOp(b.op(arith.SubiOp(kept, b.const(1, i64))), body.args[0]))
+        lo = b.op(arith.MuliOp(j, period))
+        m = b.op(arith.MinSIOp(period, b.op(arith.SubiOp(n, lo))))
+        count, outs = revolve.sweep(b, lo, m, b.const(self.snapshots - 1, i64), body.args[1],
+                                    body.args[2:])
+        body.add_op(scf.YieldOp(count, *outs))
+        loop = e.insert(scf.ForOp(zero, kept, one, [zero, *adjoints], Region(body)))
+        count, *adjoints = loop.results
+        held = [v for v, a in zip(op.arguments, self.active, strict=True)
+                if a is Activity.ACTIVE]
+        held += [v for v, a in zip(self.captures, self.held, strict=True)
+                 if a is Activity.ACTIVE]
+        for v, bar in zip(held, adjoints, strict=True):
+            sw.add_adjoint(e, v, bar)
+        if os.environ.get("COFACTOR_CHECKPOINT_PROBE"):
+            sw.probe(e, count)
+
+
+def _size(e: Emit, array: SSAValue) -> SSAValue:
+    """The number of elements of `array` (i64)."""
+    size = e.const(1, i64)
+    for d in range(len(array.type.get_shape())):
+        dim = e.op(arith.IndexCastOp(e.op(memref.DimOp(array, index_const(e, d))), i64))
+        size = e.op(arith.MuliOp(size, dim))
+    return size
+
+
+def _linear(e: Emit, array: SSAValue, idx: Sequence[SSAValue]) -> SSAValue:
+    """The row-major position of element `idx` of `array` (i64)."""
+    at = e.op(arith.IndexCastOp(idx[0], i64))
+    for d in range(1, len(idx)):
+        dim = e.op(arith.IndexCastOp(e.op(memref.DimOp(array, index_const(e, d))), i64))
+        at = e.op(arith.AddiOp(e.op(arith.MuliOp(at, dim)),
+                               e.op(arith.IndexCastOp(idx[d], i64))))
+    return at
+
+
+def _at(e: Emit, a: SSAValue, b: SSAValue) -> list[SSAValue]:
+    """The index a + b (i64 values), as memref indices."""
+    return [e.op(arith.IndexCastOp(e.op(arith.AddiOp(a, b)), IndexType()))]
+
+
+def _copy(e: Emit, chunk: SSAValue, src: SSAValue, dst: SSAValue, size: SSAValue) -> None:
+    """chunk[dst + i] = chunk[src + i] for i < size (i64 values)."""
+    body = Block(arg_types=[i64])
+    c = Emit(InsertPoint.at_end(body))
+    value = c.op(memref.LoadOp.get(chunk, _at(c, src, body.args[0])))
+    c.insert(memref.StoreOp.get(value, chunk, _at(c, dst, body.args[0])))
+    body.add_op(scf.YieldOp())
+    e.insert(scf.ForOp(e.const(0, i64), size, e.const(1, i64), [], Region(body)))
+
+
+def _push_chunk(sw: _Sweeps, e: Emit, chunk: SSAValue, base: SSAValue, size: SSAValue) -> None:
+    """Push chunk[base:base + size] as `_push_arrays` pushes an array of that
+    many elements (last first), on the forward tape (i64 values)."""
+    body = Block(arg_types=[i64])
+    c = Emit(InsertPoint.at_end(body))
+    last = c.op(arith.SubiOp(size, c.op(arith.AddiOp(body.args[0], c.const(1, i64)))))
+    value = c.op(memref.LoadOp.get(chunk, _at(c, base, last)))
+    c.insert(PushOp(sw.tape(value.type, False), value))
+    body.add_op(scf.YieldOp())
+    e.insert(scf.ForOp(e.const(0, i64), size, e.const(1, i64), [], Region(body)))
 
 # --------------------------------------------------------------------------
 # the cut

@@ -23,6 +23,7 @@ import numpy as np
 from cofactor.compiler.options import Options
 from cofactor.compiler.pipeline import ActivityError
 from cofactor.compiler.types import ArrayType, ValueType, is_differentiable, typeof
+from cofactor.dialects.ad import DEFAULT_TAPE_LIMIT
 
 MAX_WIDTH = 16  # tangents per sweep in vector mode
 _ndarray = np.ndarray
@@ -313,7 +314,7 @@ def _argnums(argnums: int | Sequence[int]) -> tuple[bool, tuple[int, ...]]:
     return multiple, tuple(argnums) if multiple else (argnums,)
 
 
-TAPE_LIMIT = 2**30  # bytes: the default `tape_limit`
+TAPE_LIMIT = DEFAULT_TAPE_LIMIT  # bytes: the default `tape_limit`
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0,
@@ -327,8 +328,10 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0,
     estimated tape (trip count times 8 bytes per scalar a step computes, an
     over-estimate) exceeds it is checkpointed on its own (binomial, about
     sqrt(n) snapshots). A constant trip count decides at compile time, others
-    at run time (both versions are compiled). Loops inside called functions
-    and loops already checkpointed are left as they are."""
+    at run time (both versions are compiled). Under a limit below the default,
+    a top-level `while` loop runs taped for as many steps as the limit holds,
+    then online-checkpointed. Loops inside called functions and loops already
+    checkpointed are left as they are."""
     return _Gradient(f, argnums, with_value=False, checkpoint=checkpoint,
                      tape_limit=tape_limit)
 

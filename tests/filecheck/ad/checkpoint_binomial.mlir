@@ -2,8 +2,9 @@
 // RUN: cofactor-opt %s -p ad-checkpoint,ad-reverse | filecheck %s --check-prefix=REV
 
 // Binomial checkpointing: the loop becomes one call of its outlined body over
-// all the steps. Its reverse (Revolve) runs a work stack of (lo, hi, free
-// snapshots) items: restore the top snapshot (pop and push it back), then
+// all the steps. Its reverse (Revolve) snapshots the start state, then runs a
+// work stack of (lo, hi, free snapshots) items: restore the top snapshot (pop
+// and push it back), then
 // reverse one step taped (augmented + reverse segment calls), or re-run
 // every step from lo (no free snapshot), or advance to the split plainly and
 // snapshot there.
@@ -29,9 +30,9 @@ func.func @f(%x: f64, %a: memref<4xf64>, %n: i64) -> f64 {
 // REV:      func.func private @revdiff_f_adc_x(
 // REV:        ad.push %tape, %{{.*}} : !ad.cache<f64>
 // REV:        %r = func.call @f_segment(%x, %lb, %n, %one, %a) : (f64, i64, i64, i64, memref<4xf64>) -> f64
-// REV:        %[[WORK:.*]] = memref.alloc(%{{.*}}) : memref<?xi64>
 // REV:        scf.if %[[ANY:.*]] {
 // REV:          ad.push %tape, %x : !ad.cache<f64>
+// REV:        %[[WORK:.*]] = memref.alloc(%{{.*}}) : memref<?xi64>
 // REV:        %{{.*}}, %[[STEPS:.*]], %{{.*}} = scf.while
 // REV:          %[[LO:.*]] = memref.load %[[WORK]][%{{.*}}] : memref<?xi64>
 // REV:          %[[HI:.*]] = memref.load %[[WORK]][%{{.*}}] : memref<?xi64>
