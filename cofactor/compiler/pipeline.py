@@ -29,7 +29,9 @@ from cofactor.passes import all_passes
 STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
 
 OPTIMIZE = ("canonicalize", "cse")
-AD = ("inline-small-calls", "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse")
+# Inlined callees are cleaned up (loads they separated merge) before AD sees them.
+AD = ("inline-small-calls", "canonicalize", "cse",
+      "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse")
 AD_LOWER = ("ad-lower-cache",)
 LOWER = (
     "lower-scf-while-to-cf",

@@ -52,7 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.dialects import arith, func, math, memref, ub
-from xdsl.dialects.builtin import AnyFloat, FloatAttr, IntegerAttr, IntegerType
+from xdsl.dialects.builtin import AnyFloat, FloatAttr, IndexType, IntegerAttr, IntegerType
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -118,7 +118,8 @@ class Emit:
         t = like.type if isinstance(like, SSAValue) else like
         key = (repr(value), t)  # repr keeps -0.0 apart from 0.0
         if key not in self._consts:
-            attr = IntegerAttr(int(value), t) if isinstance(t, IntegerType) else FloatAttr(value, t)
+            integer = isinstance(t, IntegerType | IndexType)
+            attr = IntegerAttr(int(value), t) if integer else FloatAttr(value, t)
             self._consts[key] = self.op(arith.ConstantOp(attr))
         return self._consts[key]
 

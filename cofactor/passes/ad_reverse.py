@@ -11,7 +11,8 @@ get any):
 - arith/math ops and libm calls: `adjoint_i += d_i * ybar` with the partials
   of `_tangent_rules`, multiplied "checked" (ybar = 0 gives 0);
 - a load adds its adjoint into the shadow element (`+=`); a store moves the
-  shadow element into the stored value's adjoint and zeroes it;
+  shadow element into the stored value's adjoint and zeroes it, except an
+  increment `a[i] = a[i] +- v`, whose element adjoint stays (v gets +-it);
 - `scf.for` runs backwards as an `scf.for` over the trip count; `scf.while`
   counts its iterations in the forward sweep and is reversed as an `scf.for`
   over count + 1 executions of the before region (the after region under
@@ -1233,6 +1234,11 @@ class _Sweeps:
         shadow = self.get_shadow(op.memref)
         indices = [self.get(i) for i in op.indices]
         bar = e.op(memref.LoadOp.get(shadow, indices))
+        if (increment := _increment(op)) is not None:
+            # a[i] = a[i] +- v: the element's adjoint stays, v's gets +-it
+            v, negated = increment
+            self.add_adjoint(e, v, e.op(arith.NegfOp(bar)) if negated else bar)
+            return
         e.insert(memref.StoreOp.get(e.const(0.0, bar.type), shadow, indices))
         self.add_adjoint(e, op.value, bar)
 
@@ -1515,6 +1521,31 @@ class _Sweeps:
             inner.insert(memref.StoreOp.get(total, shadow, idx))
 
         for_each_element(e, shadow, add)
+
+
+def _increment(store: memref.StoreOp) -> tuple[SSAValue, bool] | None:
+    """`(v, negated)` when `store` writes `a[i] + v` or `a[i] - v` computed from
+    a load of the same element that nothing between writes, each used once:
+    its reverse leaves the element's adjoint in place instead of moving it
+    out and adding it back through the load."""
+    total = store.value
+    op = total.owner
+    if not isinstance(op, arith.AddfOp | arith.SubfOp) or not total.has_one_use():
+        return None
+    for k, operand in enumerate(op.operands):
+        load = operand.owner
+        if (k == 1 and isinstance(op, arith.SubfOp)) or not isinstance(load, memref.LoadOp):
+            continue
+        if (load.memref is not store.memref or list(load.indices) != list(store.indices)
+                or not operand.has_one_use() or load.parent is not store.parent):
+            continue
+        between = load.next_op
+        while between is not None and between is not store and (
+                between.dialect_name() in ("arith", "math") or isinstance(between, memref.LoadOp)):
+            between = between.next_op
+        if between is store:
+            return op.operands[1 - k], isinstance(op, arith.SubfOp)
+    return None
 
 
 def _stored(t: Attribute) -> Attribute:
