@@ -2,6 +2,7 @@
 
 import argparse
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -161,7 +162,11 @@ def main(args: Sequence[str] | None = None) -> int:
     aot.add_argument("--fastmath", action="store_true")
     aot.set_defaults(run=_compile_command)
     parsed = parser.parse_args(args)
-    return parsed.run(parsed)
+    try:
+        return parsed.run(parsed)
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

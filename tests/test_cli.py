@@ -14,7 +14,10 @@ KERNEL = textwrap.dedent("""
     import math
 
     def helper(x):
-        return math.sin(x) * 2.0
+        r = 0.0
+        for _ in range(2):  # a loop: the call stays a call in the derivative
+            r += math.sin(x)
+        return r
 
     def kernel(x, n, a):
         s = 0.0
@@ -86,6 +89,18 @@ def test_ir_file_imports_its_neighbours(tmp_path):
                           "--signature", "f64"], capture_output=True, text=True, timeout=120,
                          cwd=Path(tmp_path).parent, check=True).stdout
     assert "func.func @f(" in out and "func.call @area" in out
+
+
+def test_ir_output_cut_short_by_its_reader(kernel_file):
+    """`cofactor ir ... | head`: the reader closing the pipe ends the command quietly."""
+    args = [tool("cofactor"), "ir", f"{kernel_file}:kernel", "--signature", "f64[:], i64, f64",
+            "--grad", "0", "--print-ir-after-all"]
+    assert len(run(*args).stdout) > 1 << 16  # more than a pipe holds, so the write must fail
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in proc.stderr.read()
 
 
 def test_ir_rejects_bad_signature(kernel_file):
