@@ -187,22 +187,49 @@ def test_the_loop_becomes_segment_calls():
 
 
 def test_errors():
-    def breaks(x, n):
-        for _ in cofactor.checkpointed(range(n)):
-            x = x * 0.5
-            if x < 0.1:
-                break
-        return x
-
     def unknown(x, n):
         for _ in cofactor.checkpointed(range(n), schedule="treeverse"):
             x = x * 0.5
         return x
 
-    with pytest.raises(CompileError, match="cannot break"):
-        cofactor.grad(breaks)(1.0, 3)
     with pytest.raises(CompileError, match="schedule must be one of"):
         cofactor.grad(unknown)(1.0, 3)
+
+
+def breaks_ckpt(x, n):
+    for _ in cofactor.checkpointed(range(n), snapshots=2):
+        x = 0.9 * x + 0.05 * math.sin(x)
+        if x < 0.1:
+            break
+    return x * x
+
+
+def breaks_tape(x, n):
+    for _ in range(n):
+        x = 0.9 * x + 0.05 * math.sin(x)
+        if x < 0.1:
+            break
+    return x * x
+
+
+@pytest.mark.parametrize("n", (0, 1, 2, 5, 9, 40, 200))
+@pytest.mark.parametrize("x", (3.0, 0.5, 0.12, 0.05))
+def test_checkpointed_loop_that_breaks(n, x):
+    """A marked `for` loop that can break is a while loop: checkpointed online."""
+    got = cofactor.value_and_grad(breaks_ckpt)(x, n)
+    want = cofactor.value_and_grad(breaks_tape)(x, n)
+    assert got[0] == pytest.approx(want[0], rel=1e-14)
+    close(got[1], want[1])
+    assert got[0] == pytest.approx(breaks_ckpt(x, n), rel=1e-14)
+
+
+def test_checkpointed_loop_that_breaks_is_marked_in_the_ir():
+    text = stage_text(breaks_ckpt, (F64, I64), Options(), "input")
+    assert "scf.while" in text
+    assert 'ad.checkpoint = {schedule = "periodic", snapshots = 2 : i64}' in text
+    text = stage_text(breaks_ckpt, (F64, I64), Options(), "ad",
+                      derivative=Derivative("reverse", ("active", "const")))
+    assert "func.func private @breaks_ckpt_segment_body" in text
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)

@@ -602,8 +602,6 @@ class FunctionCompiler:
                     loop.attributes[CHECKPOINT] = checkpoint
                 self.bind_carried(carried, types, iter(loop.results))
                 return
-            if checkpoint is not None:
-                raise self.error("a checkpointed loop cannot break or return early", stmt)
 
             def step_body() -> None:
                 k = self.env[counter]
@@ -617,7 +615,9 @@ class FunctionCompiler:
                 more = self.em.compare("lt", self.env[counter], trip)
                 return self.em.binary("and", more, self.em.logical_not(self.any_of(exits)))
 
-            self.emit_while(carried, types, condition, step_body)
+            loop = self.emit_while(carried, types, condition, step_body)
+            if checkpoint is not None:  # checkpointed online: its trip count is not known
+                loop.attributes[CHECKPOINT] = checkpoint
         finally:
             self.loop_depth -= 1
 
@@ -703,7 +703,7 @@ class FunctionCompiler:
         return em.min_max("max", n, zero)
 
     def emit_while(self, carried: list[str], types: dict[str, ValueType],
-                   condition: Callable[[], Val], body: Callable[[], None]) -> None:
+                   condition: Callable[[], Val], body: Callable[[], None]) -> scf.WhileOp:
         flat = [t for n in carried for t in flat_ir_types(types[n])]
         inits = self.loop_inits(carried, types)
         saved = dict(self.env)
@@ -724,6 +724,7 @@ class FunctionCompiler:
         self.env = saved
         loop = self.em.op(scf.WhileOp(inits, flat, Region(before), Region(after)))
         self.bind_carried(carried, types, iter(loop.results))
+        return loop
 
     def may_record_error(self, block: Block) -> bool:
         """Whether running `block` may record a runtime error (then a while loop
