@@ -3,7 +3,9 @@
 The library exports one C entry point per compiled function, with the ABI of
 docs/internals.md section 3, and the JSON string `cofactor_metadata` that
 `cofactor.load` reads; everything else in it is internal. It needs only libc
-and libm at run time, so it deploys without Python, xDSL or llvmlite.
+and libm at run time (and glibc's libmvec when compiled for cpu="host" with
+loops over math functions, see `codegen.optimize`), so it deploys without
+Python, xDSL or llvmlite.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from cofactor.compiler.options import Options
 from cofactor.compiler.pipeline import Derivative, lower, to_llvm
 from cofactor.compiler.types import ArrayType, ValueType, is_differentiable, parse_signature
 from cofactor.load import ABI_VERSION, METADATA_SYMBOL
+from cofactor.runtime.engine import VECTOR_LIBRARY, vector_library
 from cofactor.runtime.marshal import Array, EntryInfo, flatten, parse_type
 
 _C_TYPE = {"f64": "double", "f32": "float", "i64": "int64_t", "bool": "uint8_t"}
@@ -131,7 +134,7 @@ def compile(
     with tempfile.TemporaryDirectory() as tmp:
         obj_path = output.with_suffix(".o") if object_file else Path(tmp) / "code.o"
         obj_path.write_bytes(obj)
-        _link(obj_path, output)
+        _link(obj_path, output, vector_math=cpu == "host" and vector_library() is not None)
     return output
 
 
@@ -209,12 +212,15 @@ def _object_code(entries: list[EntryPoint], options: Options,
     return codegen.emit_object(library, cpu=cpu), infos
 
 
-def _link(obj: Path, output: Path) -> None:
+def _link(obj: Path, output: Path, vector_math: bool) -> None:
+    """Link a shared library; with `vector_math`, against libmvec too, which
+    `--as-needed` keeps out of the library unless its code calls it."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         raise BuildError(f"no C compiler {cc!r} to link the shared library; install one "
                          "(e.g. gcc) or set CC")
-    done = subprocess.run([cc, "-shared", "-o", str(output), str(obj), "-lm"],
+    libraries = ["-lm", *(["-Wl,--as-needed", f"-l:{VECTOR_LIBRARY}"] if vector_math else [])]
+    done = subprocess.run([cc, "-shared", "-o", str(output), str(obj), *libraries],
                           capture_output=True, text=True)
     if done.returncode:
         raise BuildError(f"{cc} failed to link {output}:\n{done.stderr.strip()}")

@@ -3,7 +3,8 @@
 `to_llvmlite` translates a lowered module (docs/internals.md section 2) to
 llvmlite IR and defines the runtime support functions it calls (the call
 context's arena); `add_entry_wrapper` adds the C entry points of section 3;
-`optimize` runs LLVM O3 and `emit_object` / `emit_assembly` produce code.
+`optimize` runs LLVM O3, with glibc's vector math library for loops that
+call math functions, and `emit_object` / `emit_assembly` produce code.
 Signature types are given as `cofactor.compiler.types` objects or their
 string form ("f64", "f64[:,:]", "(f64, i64)", "None"), see
 `cofactor.runtime.marshal.parse_type`.
@@ -14,9 +15,11 @@ from functools import cache
 
 from llvmlite import binding as llvm
 from llvmlite import ir
+from llvmlite.ir.instructions import CallInstrAttributes
 from xdsl.backend.llvm.convert import convert_module
 from xdsl.dialects.builtin import ModuleOp
 
+from cofactor.runtime.engine import vector_library
 from cofactor.runtime.marshal import Array, flatten, parse_type
 
 PTR = ir.PointerType()
@@ -93,7 +96,14 @@ def _define_runtime(llmod: ir.Module) -> None:
     free = _declare(llmod, "free", ir.FunctionType(VOID, [PTR]))
     find = _define_find(llmod)
 
+    # A fresh block, like malloc's: `noalias` tells alias analysis that arrays
+    # allocated here overlap no other array, and `noinline` keeps each call
+    # a distinct allocation (inlined, the data pointer is `malloc + HEADER`,
+    # which the SLP vectorizer may fold into vectors of pointers that alias
+    # analysis cannot see through).
     fn, b = _define(llmod, "cofactor_alloc", ir.FunctionType(PTR, [PTR, I64]))
+    fn.return_value.add_attribute("noalias")
+    fn.attributes.add("noinline")
     ctx, nbytes = fn.args
     block = b.call(malloc, [b.add(nbytes, _i64(HEADER))])
     b.store(b.load(ctx, typ=PTR), block)
@@ -300,12 +310,174 @@ def _set_fastmath(llmod: ir.Module) -> None:
                     inst.flags.append("fast")
 
 
+# libm functions with vector variants in glibc's libmvec (2.35 has all of
+# them, 2.22 the first five): name -> number of arguments. Lowered code calls
+# them as intrinsics (`llvm.exp.f64`) or by their libm names (`tanh`, `tanhf`),
+# which the frontend reserves (`frontend.RESERVED_SYMBOLS`).
+_VECTOR_MATH = {
+    "sin": 1, "cos": 1, "exp": 1, "log": 1, "pow": 2,
+    "tan": 1, "asin": 1, "acos": 1, "atan": 1, "atan2": 2, "sinh": 1, "cosh": 1, "tanh": 1,
+    "asinh": 1, "acosh": 1, "atanh": 1, "exp2": 1, "expm1": 1, "log2": 1, "log10": 1,
+    "log1p": 1, "cbrt": 1, "erf": 1, "erfc": 1, "hypot": 2,
+}
+_VECTOR_CALLEES = {
+    name: (base, suffix)
+    for base in _VECTOR_MATH
+    for name, suffix in ((base, ""), (f"{base}f", "f"), (f"llvm.{base}.f64", ""),
+                         (f"llvm.{base}.f32", "f"))
+}
+# The x86-64 vector ABIs of libmvec: letter, register bits, CPU feature needed.
+_VECTOR_ISAS = (("b", 128, "sse2"), ("c", 256, "avx"), ("d", 256, "avx2"),
+                ("e", 512, "avx512f"))
+_VARIANTS = "vector-function-abi-variant"
+
+
+class _CallAttributes(CallInstrAttributes):
+    """llvmlite's call attributes, plus LLVM's string attribute that names a
+    call's vector variants (llvmlite knows only a few enum attributes)."""
+
+    def add(self, name: str) -> None:
+        if name.startswith(f'"{_VARIANTS}"='):
+            set.add(self, name)
+        else:
+            super().add(name)
+
+
+@cache
+def _vector_isas() -> tuple[tuple[str, int], ...]:
+    """(ABI letter, register bits) of the host: the best ABI for each width."""
+    features = llvm.get_host_cpu_features()
+    best = {bits: isa for isa, bits, feature in _VECTOR_ISAS if features.get(feature)}
+    return tuple((isa, bits) for bits, isa in sorted(best.items()))
+
+
+@cache
+def _has_symbol(name: str) -> bool:
+    library = vector_library()
+    return library is not None and hasattr(library, name)
+
+
+def _cyclic_blocks(fn: ir.Function) -> set[ir.Block]:
+    """The blocks of `fn` that lie on a cycle of its control flow graph: the
+    strongly connected components (Tarjan's algorithm, iterative) with more
+    than one block or a block that branches to itself."""
+    successors = {b: [op for op in b.terminator.operands if isinstance(op, ir.Block)]
+                  for b in fn.blocks}
+    index: dict[ir.Block, int] = {}
+    low: dict[ir.Block, int] = {}
+    stack: list[ir.Block] = []
+    on_stack: set[ir.Block] = set()
+    cyclic: set[ir.Block] = set()
+
+    def visit(block: ir.Block) -> None:
+        index[block] = low[block] = len(index)
+        stack.append(block)
+        on_stack.add(block)
+        work.append((block, iter(successors[block])))
+
+    for root in fn.blocks:
+        if root in index:
+            continue
+        work: list = []
+        visit(root)
+        while work:
+            block, pending = work[-1]
+            for succ in pending:
+                if succ not in index:
+                    visit(succ)
+                    break
+                if succ in on_stack:
+                    low[block] = min(low[block], index[succ])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[block])
+                if low[block] == index[block]:
+                    component = stack[stack.index(block):]
+                    del stack[len(stack) - len(component):]
+                    on_stack.difference_update(component)
+                    if len(component) > 1 or block in successors[block]:
+                        cyclic.update(component)
+    return cyclic
+
+
+def _calls_in_loops(llmod: ir.Module) -> list[ir.CallInstr]:
+    """The calls that run in a loop: in a block on a cycle, or anywhere in a
+    function that is called (directly or not) from such a block."""
+    defined = [fn for fn in llmod.functions if not fn.is_declaration]
+    cyclic = {fn: _cyclic_blocks(fn) for fn in defined}
+    in_loops: set[ir.Function] = set()
+    calls: list[ir.CallInstr] = []
+    pending = [(fn, block) for fn in defined for block in cyclic[fn]]
+    seen = set(pending)
+    while pending:
+        fn, block = pending.pop()
+        for inst in block.instructions:
+            if not isinstance(inst, ir.CallInstr):
+                continue
+            calls.append(inst)
+            callee = inst.callee
+            if isinstance(callee, ir.Function) and callee in cyclic and callee not in in_loops:
+                in_loops.add(callee)
+                more = [(callee, b) for b in callee.blocks if (callee, b) not in seen]
+                seen.update(more)
+                pending += more
+    return calls
+
+
+def _add_vector_math(llmod: ir.Module) -> None:
+    """Give each call of a `_VECTOR_MATH` function in a loop the libmvec
+    variants that the host can run, so that the loop and SLP vectorizers
+    call, say, `_ZGVdN4v_exp` (4 doubles, AVX2) where a loop calls
+    `llvm.exp.f64`. Calls outside loops keep libm (and CPython's results:
+    a vector variant may differ by a few ulp, and saves little there). The
+    variants are declared and kept in `llvm.compiler.used` until the
+    vectorizers run. The libm calls become `readnone`: errno is never read.
+    A module that has `llvm.compiler.used` already has its variants."""
+    if vector_library() is None or "llvm.compiler.used" in llmod.globals:
+        return
+    declared: dict[str, ir.Function] = {}
+    for inst in _calls_in_loops(llmod):
+        callee = inst.callee
+        if not (isinstance(callee, ir.Function) and callee.is_declaration
+                and callee.name in _VECTOR_CALLEES):
+            continue
+        base, suffix = _VECTOR_CALLEES[callee.name]
+        scalar = callee.function_type.return_type
+        arity = _VECTOR_MATH[base]
+        variants = []
+        for isa, bits in _vector_isas():
+            lanes = bits // (32 if suffix else 64)
+            name = f"_ZGV{isa}N{lanes}{'v' * arity}_{base}{suffix}"
+            if not _has_symbol(name):
+                continue
+            if name not in declared:
+                vector = ir.VectorType(scalar, lanes)
+                declared[name] = _declare(llmod, name, ir.FunctionType(vector, [vector] * arity))
+            variants.append(f"_ZGV_LLVM_N{lanes}{'v' * arity}_{callee.name}({name})")
+        if variants:
+            attributes = [*inst.attributes, f'"{_VARIANTS}"="{",".join(variants)}"']
+            if not callee.name.startswith("llvm."):
+                attributes.append("readnone")
+            inst.attributes = _CallAttributes(attributes)
+    if declared:
+        used = ir.GlobalVariable(llmod, ir.ArrayType(PTR, len(declared)), "llvm.compiler.used")
+        used.linkage = "appending"
+        used.section = "llvm.metadata"
+        used.initializer = ir.Constant(used.value_type, list(declared.values()))
+
+
 def optimize(llmod: ir.Module, fastmath: bool = False, cpu: str = "host") -> llvm.ModuleRef:
     """Parse, verify and run O3 with loop and SLP vectorization for `cpu`.
     This sets the triple and data layout of `llmod`, and with `fastmath`
-    first makes every floating-point operation of `llmod` `fast`."""
+    first makes every floating-point operation of `llmod` `fast`. For the
+    host CPU, loops over math functions call glibc's vector math library
+    (libmvec, within 4 ulp) where it is there, see `_add_vector_math`;
+    other CPUs ("generic", for portable libraries) keep scalar libm calls."""
     if fastmath:
         _set_fastmath(llmod)
+    if cpu == "host":
+        _add_vector_math(llmod)
     tm = target_machine(cpu)
     llmod.triple = tm.triple
     llmod.data_layout = str(tm.target_data)

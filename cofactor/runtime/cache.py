@@ -8,7 +8,8 @@ renamed, the metadata last, so a reader never sees a partial entry. The key
 covers everything the code depends on: the source, the signature, the
 options, the versions of cofactor (and a hash of its source files, so that a
 development checkout never loads stale code), xDSL, llvmlite, NumPy and
-Python, and the host CPU with its features.
+Python, and the host CPU with its features, and the vector math library
+that vectorized loops call (glibc's libmvec and glibc's version, or none).
 """
 
 import hashlib
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from llvmlite import binding as llvm
+
+from cofactor.runtime.engine import VECTOR_LIBRARY, vector_library
 
 
 def fingerprint(source: str) -> str:
@@ -51,7 +54,17 @@ def _environment() -> str:
         "triple": llvm.get_process_triple(),
         "cpu": llvm.get_host_cpu_name(),
         "features": llvm.get_host_cpu_features().flatten(),
+        "vector-math": VECTOR_LIBRARY if vector_library() else None,
+        "libc": _libc_version(),
     }, sort_keys=True)
+
+
+def _libc_version() -> str | None:
+    """The C library and its version ("glibc 2.36"), or None where it does not say."""
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def cache_key(source: str, signature: str, options: Mapping[str, Any] | str = "") -> str:
