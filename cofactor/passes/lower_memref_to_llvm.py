@@ -81,12 +81,20 @@ def _mixed(b: Builder, static: DenseArrayBase, dynamic: Sequence[SSAValue]) -> l
 
 
 def _address(b: Builder, ref: SSAValue, indices: Sequence[SSAValue]) -> SSAValue:
-    """Pointer to element `indices`: GEP(ptr, sum(index_k * stride_k))."""
+    """Pointer to element `indices`: GEP(ptr, sum(index_k * stride_k)). A stride
+    the type fixes (a cache buffer's 1) is a constant, not read from the
+    descriptor, so LLVM sees unit-stride accesses it can vectorize."""
     desc = as_llvm(ref)
     ptr = _extract(b, desc, [0], PTR)
+    static = ref.type.get_strides() or [None] * len(indices)
     offset = None
     for k, index in enumerate(indices):
-        term = _mul(b, as_llvm(index), _extract(b, desc, [2, k], i64))
+        if static[k] == 1:
+            term = as_llvm(index)
+        elif static[k] is not None:
+            term = _mul(b, as_llvm(index), i64_constant(b, static[k]))
+        else:
+            term = _mul(b, as_llvm(index), _extract(b, desc, [2, k], i64))
         offset = term if offset is None else _add(b, offset, term)
     if offset is None:
         return ptr
