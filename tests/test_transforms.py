@@ -128,3 +128,36 @@ def test_autodiff_forward_writes_into_caller_arrays():
     cofactor.autodiff(in_place, cofactor.Duplicated(x, dx), cofactor.Duplicated(3.0, 0.0))
     np.testing.assert_array_equal(x, [3.0, 6.0])
     np.testing.assert_array_equal(dx, [3.0, 3.0])
+
+
+def scale_then_dot(x, w):
+    """Writes `x` in place, only reads `w`."""
+    for i in range(x.shape[0]):
+        x[i] = x[i] * 2.0
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * w[i] * w[i]
+    return s
+
+
+def test_transforms_copy_only_the_arrays_the_function_writes():
+    """The caller's `x` is never written (it is copied); `w`, which the function
+    only reads, is passed as it is, so a read-only array is accepted."""
+    x = np.array([1.0, -2.0, 0.5])
+    w = np.array([3.0, 1.0, -1.0])
+    w.flags.writeable = False
+    keep = x.copy()
+    want_gx, want_gw = 2.0 * w * w, 4.0 * x * w
+    gx, gw = cofactor.grad(scale_then_dot, argnums=(0, 1))(x, w)
+    np.testing.assert_allclose(gx, want_gx, rtol=1e-15)
+    np.testing.assert_allclose(gw, want_gw, rtol=1e-15)
+    value, pullback = cofactor.vjp(scale_then_dot, x, w)
+    assert value == pytest.approx(np.sum(2.0 * x * w * w), rel=1e-15)
+    np.testing.assert_allclose(pullback(1.0)[1], want_gw, rtol=1e-15)
+    _, tangent = cofactor.jvp(scale_then_dot, (x, w), (np.ones(3), np.ones(3)))
+    assert tangent == pytest.approx(np.sum(want_gx + want_gw), rel=1e-14)
+    h = cofactor.hessian(scale_then_dot, argnums=1)(x, w)
+    np.testing.assert_allclose(h, np.diag(4.0 * x), rtol=1e-15)
+    np.testing.assert_allclose(cofactor.jacrev(scale_then_dot, argnums=1)(x, w), want_gw,
+                               rtol=1e-15)
+    np.testing.assert_array_equal(x, keep)

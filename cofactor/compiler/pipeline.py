@@ -23,7 +23,7 @@ from xdsl.transforms import get_all_passes
 
 from cofactor.compiler.context import make_context
 from cofactor.compiler.frontend import Options, Program
-from cofactor.compiler.types import ValueType, is_differentiable
+from cofactor.compiler.types import ArrayType, ValueType, is_differentiable
 from cofactor.passes import all_passes
 
 STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
@@ -134,8 +134,6 @@ class Derivative:
 def default_returns(mode: str, outputs: list[ValueType]) -> tuple[str, ...]:
     """Forward mode: every float result `dup`. Reverse mode: float scalars
     `active`, float arrays `dup` (seeded), the rest `const`."""
-    from cofactor.compiler.types import ArrayType
-
     if mode == "forward":
         return tuple("dup" if is_differentiable(t) else "const" for t in outputs)
     return tuple("const" if not is_differentiable(t) else "dup" if isinstance(t, ArrayType)
@@ -144,10 +142,11 @@ def default_returns(mode: str, outputs: list[ValueType]) -> tuple[str, ...]:
 
 def add_request(module: ModuleOp, symbol: str, arg_types: tuple[ValueType, ...],
                 result_type: ValueType, request: Derivative
-                ) -> tuple[str, tuple[ValueType, ...], ValueType]:
+                ) -> tuple[str, tuple[ValueType, ...], ValueType, tuple[int, ...]]:
     """Add a function that asks for `request` of `symbol` (an `ad.fwddiff`, an
-    `ad.autodiff`, or both for a Hessian), and return its symbol and its
-    argument and result types.
+    `ad.autodiff`, or both for a Hessian), and return its symbol, its
+    argument and result types, and the position of each of `symbol`'s
+    arguments among its arguments.
 
     - forward: arguments (each `dup` one followed by `width` tangents);
       returns (primal results, (tangents...)).
@@ -159,7 +158,7 @@ def add_request(module: ModuleOp, symbol: str, arg_types: tuple[ValueType, ...],
       tangents; returns the `width` tangents of each `active` argument's
       adjoint (those of `dup` arrays accumulate into the shadows' tangents)."""
     from cofactor.compiler.frontend import flat_ir_types
-    from cofactor.compiler.types import ArrayType, TupleType, ir_type_to_value_type
+    from cofactor.compiler.types import TupleType, ir_type_to_value_type
     from cofactor.dialects.ad import Activity
 
     outputs = [ir_type_to_value_type(t) for t in flat_ir_types(result_type)]
@@ -186,17 +185,19 @@ def add_request(module: ModuleOp, symbol: str, arg_types: tuple[ValueType, ...],
                                 request.width)
     name, inputs, primals, adjoints = _reverse_request(module, symbol, arg_types, outputs,
                                                        acts, rets)
+    positions = _positions(acts, 1)
     if request.mode == "reverse":
         primal = result_type if len(primals) == len(outputs) else TupleType(tuple(primals))
-        return name, inputs, TupleType((primal, TupleType(tuple(adjoints))))
+        return name, inputs, TupleType((primal, TupleType(tuple(adjoints)))), positions
     differentiated = [a is not Activity.CONST for a in acts]
     grad_acts = [Activity.DUP if d else Activity.CONST
                  for d, a in zip(differentiated, acts, strict=True)
                  for _ in range(1 + a.has_shadow)]
     grad_acts += [Activity.CONST] * (len(inputs) - len(grad_acts))
-    return _forward_request(module, name, inputs, adjoints, TupleType(tuple(adjoints)),
-                            grad_acts, [Activity.DUPNONEED] * len(adjoints), request.width,
-                            suffix="_hess")
+    name, args, result, inner = _forward_request(
+        module, name, inputs, adjoints, TupleType(tuple(adjoints)), grad_acts,
+        [Activity.DUPNONEED] * len(adjoints), request.width, suffix="_hess")
+    return name, args, result, tuple(inner[k] for k in positions)
 
 
 def _request_function(module: ModuleOp, name: str, inputs: list, results: list,
@@ -225,7 +226,18 @@ def _forward_request(module, symbol, arg_types, outputs, result_type, acts, rets
     _request_function(module, name, list(args), primals + tangents,
                       lambda inputs, types: FwdDiffOp(symbol, inputs, acts, rets, types, width))
     primal = result_type if len(primals) == len(outputs) else TupleType(tuple(primals))
-    return name, args, TupleType((primal, TupleType(tuple(tangents))))
+    return (name, args, TupleType((primal, TupleType(tuple(tangents)))),
+            _positions(acts, width))
+
+
+def _positions(acts, shadows: int) -> tuple[int, ...]:
+    """Where each argument goes among the derivative's arguments, when each
+    one with a shadow is followed by `shadows` of them."""
+    positions, at = [], 0
+    for a in acts:
+        positions.append(at)
+        at += 1 + shadows * a.has_shadow
+    return tuple(positions)
 
 
 def _reverse_request(module, symbol, arg_types, outputs, acts, rets):
@@ -275,7 +287,8 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
             from cofactor.passes.ad_checkpoint import limit_outer_loops
 
             limit_outer_loops(module, symbol, derivative.tape_limit)
-        symbol, types, result = add_request(module, symbol, types, result, derivative)
+        symbol, types, result, positions = add_request(module, symbol, types, result,
+                                                       derivative)
         instrument.run(AD, module)
     if "ad" in keep:
         stages["ad"] = str(module)
@@ -284,7 +297,11 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
     instrument.run(LOWER, module)
     if "llvm-dialect" in keep:
         stages["llvm-dialect"] = str(module)
-    written = spec.written if derivative is None else frozenset(range(len(types)))
+    written = spec.written
+    if derivative is not None:  # all but the arrays the function itself never writes
+        kept = {positions[i] for i, t in enumerate(arg_types)
+                if isinstance(t, ArrayType) and i not in spec.written}
+        written = frozenset(range(len(types))) - kept
     return Lowered(module, symbol, types, result, program.assert_messages,
                    stages, program.dependencies, written)
 

@@ -134,6 +134,14 @@ def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Opt
     """The native callable of a specialization (or of a derivative request,
     a `pipeline.Derivative`), from the disk cache when it is there (then
     neither xDSL nor the compiler is imported)."""
+    return build_entry(py_func, types, options, derivative, use_cache)[0]
+
+
+def build_entry(py_func: Callable, types: tuple[ValueType, ...], options: Options,
+                derivative: Any = None, use_cache: bool = True
+                ) -> tuple[Callable, marshal.EntryInfo]:
+    """`build_callable`, with the entry's description (which array arguments
+    it may write, among others)."""
     # The checkpoint test hook changes the generated code: never cache it.
     use_cache = use_cache and not os.environ.get("COFACTOR_CHECKPOINT_PROBE")
     with _COMPILE_LOCK:
@@ -144,7 +152,7 @@ def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Opt
             deps = meta.get("dependencies", [])
             if all(_current_dependency(m, n) == fp for m, n, fp in deps):
                 info = marshal.EntryInfo.from_json(meta["entry"])
-                return marshal.python_callable(engine.add_object(obj), info)
+                return marshal.python_callable(engine.add_object(obj), info), info
         from cofactor.compiler import codegen
         from cofactor.compiler.pipeline import lower, to_llvm
 
@@ -158,7 +166,7 @@ def build_callable(py_func: Callable, types: tuple[ValueType, ...], options: Opt
         if key:
             deps = [[module, name, fp] for (module, name), fp in lowered.dependencies.items()]
             cache.store(key, obj, {"entry": info.to_json(), "dependencies": deps})
-        return marshal.python_callable(engine.add_object(obj), info)
+        return marshal.python_callable(engine.add_object(obj), info), info
 
 
 def jit(fn: Callable | None = None, *, boundscheck: bool = False, fastmath: bool = False,

@@ -5,8 +5,9 @@ derivative through the `ad` passes once (cached in memory and on disk), and
 calls native code. The functional transforms (`jvp`, `jacfwd` by forward
 mode; `grad`, `value_and_grad`, `vjp`, `jacrev` by reverse mode; `hessian`,
 `hvp` by forward mode over the reverse-mode gradient) differentiate with
-respect to argument values and never modify the caller's arrays: arrays are
-copied before the call. `autodiff` works in place, as Enzyme does:
+respect to argument values and never modify the caller's arrays: an array
+the function may write is copied before the call (one it only reads is
+passed as it is). `autodiff` works in place, as Enzyme does:
 `Duplicated(x, dx)` passes the caller's own arrays (in reverse mode `dx`
 accumulates the adjoint).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -70,35 +71,47 @@ def _unwrap(f: Callable) -> tuple[Callable, Options]:
     return f, Options()
 
 
-@functools.cache
-def _forward(py_func: Callable, types: tuple[ValueType, ...], options: Options,
-             activity: tuple[str, ...], width: int) -> Callable:
-    from cofactor.compiler.pipeline import Derivative
-    from cofactor.runtime.dispatcher import build_callable
+class _Compiled(NamedTuple):
+    """A compiled function and the positions of the array arguments it may
+    write: only those are copied to keep the caller's arrays unchanged."""
 
-    return build_callable(py_func, types, options, Derivative("forward", activity, width=width))
+    call: Callable
+    written: frozenset[int]
+
+    def inputs(self, flat: list[Any], value: Any) -> None:
+        """Append argument `value`, copied if the function may write it."""
+        flat.append(_copy(value) if len(flat) in self.written else value)
 
 
 def _build(py_func: Callable, types: tuple[ValueType, ...], options: Options,
-           derivative: Any) -> Callable:
-    """The compiled derivative; a function the AD passes cannot differentiate
-    raises CompileError naming it."""
+           derivative: Any = None) -> _Compiled:
+    """The compiled function or derivative; a function the AD passes cannot
+    differentiate raises CompileError naming it."""
     from xdsl.utils.exceptions import PassFailedException
 
     from cofactor.compiler.diagnostics import CompileError
-    from cofactor.runtime.dispatcher import build_callable
+    from cofactor.runtime.dispatcher import build_entry
 
     try:
-        return build_callable(py_func, types, options, derivative)
+        call, info = build_entry(py_func, types, options, derivative)
     except PassFailedException as exc:
         raise CompileError(f"cannot differentiate {py_func.__qualname__}: {exc}") from None
+    return _Compiled(call, frozenset(info.written))
+
+
+@functools.cache
+def _forward(py_func: Callable, types: tuple[ValueType, ...], options: Options,
+             activity: tuple[str, ...], width: int) -> _Compiled:
+    from cofactor.compiler.pipeline import Derivative
+
+    return _build(py_func, types, options, Derivative("forward", activity, width=width))
 
 
 @functools.cache
 def _reverse(py_func: Callable, types: tuple[ValueType, ...], options: Options,
              activity: tuple[str, ...], ret_activity: tuple[str, ...],
              checkpoint: tuple[str, int] | None = None,
-             tape_limit: int | None = None) -> Callable:
+             tape_limit: int | None = None) -> _Compiled:
     from cofactor.compiler.pipeline import Derivative
 
     return _build(py_func, types, options,
@@ -108,17 +121,15 @@ def _reverse(py_func: Callable, types: tuple[ValueType, ...], options: Options,
 
 @functools.cache
 def _hessian(py_func: Callable, types: tuple[ValueType, ...], options: Options,
-             activity: tuple[str, ...], width: int) -> Callable:
+             activity: tuple[str, ...], width: int) -> _Compiled:
     from cofactor.compiler.pipeline import Derivative
 
     return _build(py_func, types, options, Derivative("hessian", activity, width=width))
 
 
 @functools.cache
-def _primal(py_func: Callable, types: tuple[ValueType, ...], options: Options) -> Callable:
-    from cofactor.runtime.dispatcher import build_callable
-
-    return build_callable(py_func, types, options)
+def _primal(py_func: Callable, types: tuple[ValueType, ...], options: Options) -> _Compiled:
+    return _build(py_func, types, options)
 
 
 def _copy(x: Any) -> Any:
@@ -165,12 +176,16 @@ def _forward_call(f: Callable, args: Sequence[Any], shadows: Sequence[list[Any] 
         if s is not None and not is_differentiable(t):
             raise TypeError(f"argument {i} has type {t}, which has no derivative; "
                             "pass it as constant (tangent None)")
+    compiled = _forward(py_func, types, options, activity, width)
     flat: list[Any] = []
     for a, s in zip(args, shadows, strict=True):
-        flat.append(_copy(a) if copy else a)
+        if copy:
+            compiled.inputs(flat, a)
+        else:
+            flat.append(a)
         if s is not None:
             flat += s
-    primal, tangents = _forward(py_func, types, options, activity, width)(*flat)
+    primal, tangents = compiled.call(*flat)
     return primal, _rebuild(primal, list(tangents), width)
 
 
@@ -273,19 +288,22 @@ def _reverse_call(f: Callable, args: Sequence[Any], wrt: Sequence[bool], seeds: 
     py_func, options = _unwrap(f)
     types = tuple(typeof(a) for a in args)
     activity = _reverse_activity(types, wrt, api)
-    in_place = shadows is not None
-    shadows = dict(shadows or {})
-    flat: list[Any] = []
-    for i, (a, act) in enumerate(zip(args, activity, strict=True)):
-        flat.append(a if in_place else _copy(a))
-        if act == "dup":
-            flat.append(shadows.setdefault(i, np.zeros_like(a)))
-    flat += seeds
     try:
         compiled = _reverse(py_func, types, options, activity, ret_activity)
     except ActivityError as exc:
         raise TypeError(f"{api}: {exc}") from None
-    primal, adjoints = compiled(*flat)
+    in_place = shadows is not None
+    shadows = dict(shadows or {})
+    flat: list[Any] = []
+    for i, (a, act) in enumerate(zip(args, activity, strict=True)):
+        if in_place:
+            flat.append(a)
+        else:
+            compiled.inputs(flat, a)
+        if act == "dup":
+            flat.append(shadows.setdefault(i, np.zeros_like(a)))
+    flat += seeds
+    primal, adjoints = compiled.call(*flat)
     adjoints = iter(adjoints)
     grads = [next(adjoints) if act == "active" else shadows.get(i)
              for i, act in enumerate(activity)]
@@ -364,10 +382,10 @@ class _Gradient:
         self.multiple, self.wrt = _argnums(argnums)
         self.with_value = with_value
         self.api = "value_and_grad" if with_value else "grad"
-        self.plans: dict[tuple, tuple[Callable, tuple[str, ...], tuple[int, ...]]] = {}
+        self.plans: dict[tuple, tuple[_Compiled, tuple[str, ...], tuple[int, ...]]] = {}
         functools.update_wrapper(self, getattr(f, "py_func", f))
 
-    def _plan(self, args: tuple) -> tuple[Callable, tuple[str, ...], tuple[int, ...]]:
+    def _plan(self, args: tuple) -> tuple[_Compiled, tuple[str, ...], tuple[int, ...]]:
         n = len(args)
         for k in self.wrt:
             if not -n <= k < n:
@@ -392,15 +410,16 @@ class _Gradient:
         compiled, activity, picked = plan
         flat: list[Any] = []
         shadows: dict[int, np.ndarray] = {}
+        written = compiled.written
         for i, (a, act) in enumerate(zip(args, activity, strict=True)):
             if type(a) is _ndarray:
-                flat.append(a.copy())
+                flat.append(a.copy() if len(flat) in written else a)
                 if act == "dup":
                     flat.append(shadows.setdefault(i, np.zeros_like(a)))
             else:
                 flat.append(a)
         flat.append(1.0)
-        value, adjoints = compiled(*flat)
+        value, adjoints = compiled.call(*flat)
         adjoints = iter(adjoints)
         grads = [next(adjoints) if act == "active" else shadows.get(i)
                  for i, act in enumerate(activity)]
@@ -431,7 +450,11 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     for its non-float parts)."""
     py_func, options = _unwrap(f)
     types = tuple(typeof(p) for p in primals)
-    out = _primal(py_func, types, options)(*[_copy(p) for p in primals])
+    primal = _primal(py_func, types, options)
+    flat: list[Any] = []
+    for p in primals:
+        primal.inputs(flat, p)
+    out = primal.call(*flat)
     leaves = _leaves(out)
     rets = _output_activity(leaves)
     wrt = [is_differentiable(t) for t in types]
@@ -457,7 +480,11 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     def jacobian(*args: Any) -> Any:
         py_func, options = _unwrap(f)
         types = tuple(typeof(a) for a in args)
-        out = _primal(py_func, types, options)(*[_copy(a) for a in args])
+        primal = _primal(py_func, types, options)
+        flat: list[Any] = []
+        for a in args:
+            primal.inputs(flat, a)
+        out = primal.call(*flat)
         leaves = _leaves(out)
         rets = _output_activity(leaves)
         flags = [i in wrt for i in range(len(args))]
@@ -496,10 +523,14 @@ def _hvp_sweeps(f: Callable, args: Sequence[Any], wrt: Sequence[int],
     py_func, options = _unwrap(f)
     types = tuple(typeof(a) for a in args)
     activity = _reverse_activity(types, [i in wrt for i in range(len(args))], "hessian")
+    try:
+        compiled = _hessian(py_func, types, options, activity, width)
+    except ActivityError as exc:
+        raise TypeError(f"hessian: {exc}") from None
     flat: list[Any] = []
     outs: dict[int, list[Any]] = {}
     for i, (a, act) in enumerate(zip(args, activity, strict=True)):
-        flat.append(_copy(a))
+        compiled.inputs(flat, a)
         if act == "const":
             continue
         flat += tangents[i]
@@ -508,11 +539,7 @@ def _hvp_sweeps(f: Callable, args: Sequence[Any], wrt: Sequence[int],
             outs[i] = [np.zeros_like(a) for _ in range(width)]
             flat += outs[i]
     flat.append(1.0)
-    try:
-        compiled = _hessian(py_func, types, options, activity, width)
-    except ActivityError as exc:
-        raise TypeError(f"hessian: {exc}") from None
-    _, products = compiled(*flat)
+    _, products = compiled.call(*flat)
     products = iter(products)
     for i, act in enumerate(activity):
         if act == "active":
