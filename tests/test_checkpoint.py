@@ -326,6 +326,31 @@ def test_tape_limit_keeps_the_gradient(n):
     assert got[1] == pytest.approx(want[1], rel=1e-12, abs=1e-14)
 
 
+def test_default_limit_builds_the_checkpointed_version_only_when_needed(monkeypatch):
+    """Under `grad`'s default limit the first build has no checkpointed copies;
+    a call whose loop goes over the limit stops (TapeLimitExceeded), and the
+    version with the copies is built and answers it, and the calls after it."""
+    from cofactor.runtime import transforms
+
+    monkeypatch.setattr(transforms, "TAPE_LIMIT", 1000)  # 56 bytes a step: 17 steps fit
+    built = []
+    reverse = transforms._reverse
+
+    def spy(*args):
+        built.append(args[-2:])  # tape_limit, tape_guard
+        return reverse(*args)
+
+    monkeypatch.setattr(transforms, "_reverse", spy)
+    grad = transforms.value_and_grad(scalar_tape, tape_limit=1000)
+    for n in (0, 5, 17, 18, 100, 3):
+        got = grad(0.3, n, 0)
+        want = cofactor.value_and_grad(scalar_tape, tape_limit=None)(0.3, n, 0)
+        assert got[0] == pytest.approx(want[0], rel=1e-14)
+        assert got[1] == pytest.approx(want[1], rel=1e-12, abs=1e-14)
+    # the guarded build, then at n = 18 the one with the checkpointed copy, kept after
+    assert [guard for limit, guard in built if limit == 1000] == [True, False]
+
+
 @pytest.mark.parametrize("limit", (1000, None))
 def test_tape_limit_checkpoints_only_long_loops(limit, monkeypatch):
     from llvmlite import binding

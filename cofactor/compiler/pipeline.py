@@ -124,11 +124,16 @@ class Derivative:
     width: int = 1
     checkpoint: tuple[str, int] | None = None  # (schedule, snapshots) for the outer loops
     tape_limit: int | None = None  # bytes: checkpoint an outer loop whose tape would exceed it
+    # With `tape_guard`, a loop over the limit stops the call (rt error 5, which the caller
+    # answers by building the version without the guard) instead of having a checkpointed
+    # copy compiled next to it: most calls never need one.
+    tape_guard: bool = False
 
     def key(self) -> str:
         key = f"{self.mode}:{','.join(self.activity)}:{self.ret_activity}:{self.width}"
         key = key if self.checkpoint is None else f"{key}:{self.checkpoint}"
-        return key if self.tape_limit is None else f"{key}:limit={self.tape_limit}"
+        key = key if self.tape_limit is None else f"{key}:limit={self.tape_limit}"
+        return f"{key}:guard" if self.tape_guard else key
 
 
 def default_returns(mode: str, outputs: list[ValueType]) -> tuple[str, ...]:
@@ -286,7 +291,7 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
         if derivative.tape_limit is not None:
             from cofactor.passes.ad_checkpoint import limit_outer_loops
 
-            limit_outer_loops(module, symbol, derivative.tape_limit)
+            limit_outer_loops(module, symbol, derivative.tape_limit, derivative.tape_guard)
         symbol, types, result, positions = add_request(module, symbol, types, result,
                                                        derivative)
         instrument.run(AD, module)

@@ -55,6 +55,9 @@ before the loop, once otherwise): an over-estimate of what `ad-reverse`
 caches. A constant trip count decides at compile time (the loop is left as
 it is when it fits); otherwise an `scf.if` picks at run time between the
 loop as it is and its binomial checkpointed copy (about sqrt(n) snapshots).
+A loop also marked `ad.tape_guard` (`grad`'s default limit) gets no copy:
+over the limit, the call stops with rt error 5 and the caller builds the
+version with the copy, so most gradients compile and run without it.
 A top-level `scf.while` so marked (under a limit below the default only) is
 split at run time instead: a copy of it runs (taped) while its steps fit the
 limit at the estimated bytes per step; if the loop goes on, the rest runs
@@ -76,6 +79,7 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     SymbolRefAttr,
+    UnitAttr,
     i1,
     i64,
 )
@@ -92,6 +96,7 @@ from cofactor.dialects.ad import (
     checkpoint_attr,
     read_checkpoint,
 )
+from cofactor.dialects.rt import RaiseIfOp
 
 _Op = Callable[[Operation], SSAValue]
 
@@ -273,18 +278,23 @@ def mark_outer_loops(module: ModuleOp, symbol: str, schedule: str, snapshots: in
 
 
 TAPE_LIMIT = "ad.tape_limit"
+TAPE_GUARD = "ad.tape_guard"
+TAPE_LIMIT_ERROR = 5  # rt error code of a guarded loop over its limit
 
 
-def limit_outer_loops(module: ModuleOp, symbol: str, limit: int) -> None:
+def limit_outer_loops(module: ModuleOp, symbol: str, limit: int, guard: bool = False) -> None:
     """Mark the unmarked `scf.for` loops of @symbol's top block, and its
     `scf.while` loops under a limit below the default (see
-    DEFAULT_TAPE_LIMIT), with the tape limit (`grad(..., tape_limit=...)`)."""
+    DEFAULT_TAPE_LIMIT), with the tape limit (`grad(..., tape_limit=...)`);
+    with `guard`, a `for` loop over the limit raises instead (TAPE_GUARD)."""
     fn = SymbolTable.lookup_symbol(module, symbol)
     assert isinstance(fn, func.FuncOp)
     kinds = scf.ForOp | scf.WhileOp if limit < DEFAULT_TAPE_LIMIT else scf.ForOp
     for loop in fn.body.block.ops:
         if isinstance(loop, kinds) and CHECKPOINT not in loop.attributes:
             loop.attributes[TAPE_LIMIT] = IntegerAttr(limit, i64)
+            if guard and isinstance(loop, scf.ForOp):
+                loop.attributes[TAPE_GUARD] = UnitAttr()
 
 
 _COMPARE = {"slt": int.__lt__, "sle": int.__le__, "sgt": int.__gt__, "sge": int.__ge__,
@@ -373,10 +383,14 @@ def _limit(module: ModuleOp, fn: func.FuncOp, loop: scf.ForOp) -> None:
     total = before(arith.MuliOp(_trip(before, loop), per))
     cond = before(arith.CmpiOp(total, before(arith.ConstantOp(IntegerAttr(limit, i64))),
                                "sgt"))
-    copy = loop.clone()
-    copy.attributes[CHECKPOINT] = checkpoint_attr("binomial", 0)
     then_block, else_block = Block(), Block()
-    then_block.add_ops([copy, scf.YieldOp(*copy.results)])
+    if loop.attributes.pop(TAPE_GUARD, None) is not None:
+        # stop the call instead; the loop's results are its initial values meanwhile
+        then_block.add_ops([RaiseIfOp(cond, TAPE_LIMIT_ERROR), scf.YieldOp(*loop.iter_args)])
+    else:
+        copy = loop.clone()
+        copy.attributes[CHECKPOINT] = checkpoint_attr("binomial", 0)
+        then_block.add_ops([copy, scf.YieldOp(*copy.results)])
     branch = scf.IfOp(cond, [r.type for r in loop.results], Region(then_block),
                       Region(else_block))
     Rewriter.insert_op(branch, InsertPoint.before(loop))

@@ -145,6 +145,12 @@ class EntryInfo:
 # errors and argument checks shared by both callers
 
 
+class TapeLimitExceeded(RuntimeError):
+    """A gradient built with its tape limit guarded (rt error 5) met a loop whose
+    tape would exceed the limit; `grad` then builds the version that
+    checkpoints such loops and calls it instead."""
+
+
 def _raiser(messages: Sequence[str]) -> Callable[[int, int, int, int], None]:
     """Raise the Python exception of an entry point's error status."""
 
@@ -158,6 +164,8 @@ def _raiser(messages: Sequence[str]) -> Callable[[int, int, int, int], None]:
             raise AssertionError(message) if message else AssertionError()
         if code == 4:
             raise ValueError(messages[a] if 0 <= a < len(messages) else "")
+        if code == 5:
+            raise TapeLimitExceeded("a loop's tape would exceed the tape limit")
         raise RuntimeError(f"compiled code failed with unknown error code {code}")
 
     return raise_error

@@ -25,6 +25,7 @@ from cofactor.compiler.options import Options
 from cofactor.compiler.pipeline import ActivityError
 from cofactor.compiler.types import ArrayType, ValueType, is_differentiable, typeof
 from cofactor.dialects.ad import DEFAULT_TAPE_LIMIT
+from cofactor.runtime.marshal import TapeLimitExceeded
 
 MAX_WIDTH = 16  # tangents per sweep in vector mode
 _ndarray = np.ndarray
@@ -111,12 +112,12 @@ def _forward(py_func: Callable, types: tuple[ValueType, ...], options: Options,
 def _reverse(py_func: Callable, types: tuple[ValueType, ...], options: Options,
              activity: tuple[str, ...], ret_activity: tuple[str, ...],
              checkpoint: tuple[str, int] | None = None,
-             tape_limit: int | None = None) -> _Compiled:
+             tape_limit: int | None = None, tape_guard: bool = False) -> _Compiled:
     from cofactor.compiler.pipeline import Derivative
 
     return _build(py_func, types, options,
                   Derivative("reverse", activity, ret_activity, checkpoint=checkpoint,
-                             tape_limit=tape_limit))
+                             tape_limit=tape_limit, tape_guard=tape_guard))
 
 
 @functools.cache
@@ -346,7 +347,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0,
     estimated tape (trip count times 8 bytes per scalar a step computes, an
     over-estimate) exceeds it is checkpointed on its own (binomial, about
     sqrt(n) snapshots). A constant trip count decides at compile time, others
-    at run time (both versions are compiled). Under a limit below the default,
+    at run time (both versions are compiled; under the default limit, the
+    checkpointed version only once a call needs it). Under a limit below the default,
     a top-level `while` loop runs taped for as many steps as the limit holds,
     then online-checkpointed. Loops inside called functions and loops already
     checkpointed are left as they are."""
@@ -385,7 +387,11 @@ class _Gradient:
         self.plans: dict[tuple, tuple[_Compiled, tuple[str, ...], tuple[int, ...]]] = {}
         functools.update_wrapper(self, getattr(f, "py_func", f))
 
-    def _plan(self, args: tuple) -> tuple[_Compiled, tuple[str, ...], tuple[int, ...]]:
+    def _plan(self, args: tuple, guard: bool) -> tuple[_Compiled, tuple[str, ...],
+                                                       tuple[int, ...]]:
+        """The derivative for these arguments. With `guard` and the default limit,
+        the loops that could need checkpointing get no checkpointed copy: a call
+        that needs one raises TapeLimitExceeded (see `__call__`)."""
         n = len(args)
         for k in self.wrt:
             if not -n <= k < n:
@@ -397,7 +403,7 @@ class _Gradient:
         ret = ("active",) if self.with_value else ("activenoneed",)
         try:
             compiled = _reverse(py_func, types, options, activity, ret, self.checkpoint,
-                                self.tape_limit)
+                                self.tape_limit, guard and self.tape_limit == TAPE_LIMIT)
         except ActivityError as exc:
             raise TypeError(f"{self.api}: {exc}") from None
         return compiled, activity, picked
@@ -406,7 +412,15 @@ class _Gradient:
         key = tuple([(a.dtype, a.ndim) if type(a) is _ndarray else type(a) for a in args])
         plan = self.plans.get(key)
         if plan is None:
-            plan = self.plans[key] = self._plan(args)
+            plan = self.plans[key] = self._plan(args, guard=True)
+        try:
+            return self._run(plan, args)
+        except TapeLimitExceeded:  # these arguments need the checkpointed loops
+            plan = self.plans[key] = self._plan(args, guard=False)
+            return self._run(plan, args)
+
+    def _run(self, plan: tuple[_Compiled, tuple[str, ...], tuple[int, ...]],
+             args: tuple) -> Any:
         compiled, activity, picked = plan
         flat: list[Any] = []
         shadows: dict[int, np.ndarray] = {}
