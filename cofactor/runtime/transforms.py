@@ -96,7 +96,8 @@ def _build(py_func: Callable, types: tuple[ValueType, ...], options: Options,
     try:
         call, info = build_entry(py_func, types, options, derivative)
     except PassFailedException as exc:
-        raise CompileError(f"cannot differentiate {py_func.__qualname__}: {exc}") from None
+        what = "compile" if derivative is None else "differentiate"
+        raise CompileError(f"cannot {what} {py_func.__qualname__}: {exc}") from None
     return _Compiled(call, frozenset(info.written))
 
 
