@@ -44,7 +44,6 @@ from xdsl.context import Context
 from xdsl.dialects import func, memref, scf, ub
 from xdsl.dialects.builtin import (
     AnyFloat,
-    FunctionType,
     MemRefType,
     ModuleOp,
 )
@@ -64,6 +63,7 @@ from cofactor.dialects.ad import (
     ReserveOp,
 )
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
+from cofactor.passes._requests import replace_request
 from cofactor.passes._shadows import zero_array, zero_fill
 from cofactor.passes._tangent_rules import (
     INACTIVE,
@@ -470,11 +470,4 @@ class AdForward(ModulePass):
         for request in [o for o in op.walk() if isinstance(o, FwdDiffOp)]:
             made = diff.derivative(request.fn.root_reference.data, request.arg_activities,
                                    request.result_activities, request.vector_width)
-            ftype = made.function_type
-            wanted = FunctionType.from_lists([v.type for v in request.inputs],
-                                             [r.type for r in request.outputs])
-            if ftype != wanted:
-                raise PassFailedException(
-                    f"ad-forward: the request has type {wanted}, the derivative {ftype}")
-            Rewriter.replace_op(request, func.CallOp(made.sym_name.data, request.inputs,
-                                                     ftype.outputs.data))
+            replace_request(request, made, self.name)

@@ -119,6 +119,7 @@ from cofactor.dialects.ad import (
     read_checkpoint,
 )
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
+from cofactor.passes._requests import replace_request
 from cofactor.passes._shadows import for_each_element, index_const, zero_array, zero_fill
 from cofactor.passes._tangent_rules import (
     INACTIVE,
@@ -2211,11 +2212,4 @@ class AdReverse(ModulePass):
         for request in [o for o in op.walk() if isinstance(o, AutoDiffOp)]:
             made = diff.gradient(request.fn.root_reference.data, request.arg_activities,
                                  request.result_activities)
-            ftype = made.function_type
-            wanted = FunctionType.from_lists([v.type for v in request.inputs],
-                                             [r.type for r in request.outputs])
-            if ftype != wanted:
-                raise PassFailedException(
-                    f"ad-reverse: the request has type {wanted}, the derivative {ftype}")
-            Rewriter.replace_op(request, func.CallOp(made.sym_name.data, request.inputs,
-                                                     ftype.outputs.data))
+            replace_request(request, made, self.name)
