@@ -90,6 +90,65 @@ def test_zero_adjoint_times_infinite_partial_is_zero():
     assert all(map(math.isnan, cofactor.grad(g, argnums=(0, 1))(math.nan, 2.0)))
 
 
+def heavy(x, y):
+    """Not inlined (more than 40 ops): its result is a call result."""
+    s = x
+    for _ in range(3):
+        s = s * y + x - s * s * 0.5 + y * x * 0.25 + s * 0.125 - y * 0.0625 + s * x * s * y
+    return math.log(x) + s * 0.0
+
+
+@pytest.mark.parametrize("where", ["exp", "division", "array", "loop", "call", "branch"])
+def test_zero_adjoint_stays_zero_after_values_that_may_be_infinite(where):
+    """The reverse products left unchecked (`_finite`) never meet an inf or
+    NaN the function makes: each of these builds -inf or inf at finite
+    inputs, discards it by max, and multiplies it by y on the way."""
+    def by_exp(x, y):
+        return min(math.exp(x) * y, 1.0) + y
+
+    def by_division(x, y):
+        return max(-1.0 / x * y, -1.0) + y
+
+    def by_array(x, y, a):
+        a[0] = math.log(x)
+        return max(a[0] * y, -1.0) + y
+
+    def by_loop(x, y):
+        s = math.log(x)
+        for _ in range(3):
+            s = s * 2.0 + 1.0
+        return max(s * y, -1.0) + y
+
+    def by_call(x, y):
+        return max(heavy(x, y) * y, -1.0) + y
+
+    def by_branch(x, y):
+        s = math.log(x) if x < 1.0 else x
+        return max(s * y, -1.0) + y
+
+    f, args = {"exp": (by_exp, (1000.0, 2.0)), "division": (by_division, (0.0, 2.0)),
+               "array": (by_array, (0.0, 2.0, np.zeros(1))), "loop": (by_loop, (0.0, 2.0)),
+               "call": (by_call, (0.0, 2.0)), "branch": (by_branch, (0.0, 2.0))}[where]
+    assert cofactor.grad(f, argnums=1)(*args) == 1.0
+
+
+def test_unchecked_products_give_nan_at_an_infinite_argument():
+    """The line `_finite` draws: an argument that is already inf times a
+    zero adjoint gives NaN, as in JAX; at finite arguments the gradient is
+    the analytic one over many inputs."""
+    def f(x, y):
+        return max(x * y * math.sin(y), -1.0) + y
+
+    assert math.isnan(cofactor.grad(f, argnums=1)(-math.inf, 2.0))
+    g = cofactor.grad(f, argnums=(0, 1))
+    for x, y in np.random.default_rng(1).uniform(-3.0, 3.0, (50, 2)):
+        taken = x * y * math.sin(y) > -1.0
+        dx = y * math.sin(y) if taken else 0.0
+        dy = (x * math.sin(y) + x * y * math.cos(y) if taken else 0.0) + 1.0
+        assert g(x, y) == (pytest.approx(dx, rel=1e-14, abs=1e-15),
+                           pytest.approx(dy, rel=1e-14, abs=1e-15))
+
+
 def test_checked_products_in_float32():
     def f(x, y):
         return max(math.log(x) * y, np.float32(-1.0)) + y

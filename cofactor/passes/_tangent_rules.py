@@ -20,9 +20,12 @@ gives zero even when the partial is inf or NaN, as with Enzyme's strong zero
 points are guarded as Enzyme does: sqrt at 0, hypot at 0, pow's exponent
 derivative at base 0, powi with exponent 0 give 0.
 
-Which products are checked. Reverse mode checks every product (a zero
-adjoint reaches the partials of a value that a select or max discarded,
-such as log(0) * y in max(log(x) * y, -1)). Forward mode does not check a
+Which products are checked. In reverse mode a zero adjoint reaches the
+partials of a value that a select or max discarded, such as log(0) * y in
+max(log(x) * y, -1), so reverse mode checks every product except one by a
+`Finite` partial whose op's operands `_finite` proves finite when the
+function's arguments are (and a division by a value at least some c > 0).
+Forward mode does not check a
 product whose rule entry is `Finite`: a partial that is finite wherever the
 op's operands are finite (the other operand of mulf and fma, cos/sin, tanh,
 tan, atan, asinh, erf, abs, copysign). So in both modes a zero derivative

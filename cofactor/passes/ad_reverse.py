@@ -119,6 +119,7 @@ from cofactor.dialects.ad import (
     read_checkpoint,
 )
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
+from cofactor.passes._finite import FiniteValues
 from cofactor.passes._requests import replace_request
 from cofactor.passes._shadows import for_each_element, index_const, zero_array, zero_fill
 from cofactor.passes._tangent_rules import (
@@ -132,6 +133,7 @@ from cofactor.passes._tangent_rules import (
     Emit,
     Where,
     checked_mul,
+    finite_partials,
     partials,
     rule_for,
 )
@@ -347,14 +349,16 @@ class ReverseDiff:
             self._gradients[key] = made
             self._in_progress.add(name)
             try:
-                _Sweeps(self, fn, args, results, (False,) * len(args)).gradient(made)
+                _Sweeps(self, fn, args, results, (False,) * len(args),
+                        (True,) * len(args)).gradient(made)
             finally:
                 self._in_progress.discard(name)
         return self._gradients[key]
 
     def pair(self, name: str, args: Sequence[Activity], results: Sequence[Activity],
              overwritten: Sequence[bool]) -> _Pair:
-        """The augmented forward and reverse functions of a callee."""
+        """The augmented forward and reverse functions of a callee (made once
+        for all its callers, so its arguments may be inf or NaN: `_finite`)."""
         key = (name, tuple(args), tuple(results), tuple(overwritten))
         if key not in self._pairs:
             fn = self._function(name, args, results)
@@ -377,7 +381,8 @@ class ReverseDiff:
             Rewriter.insert_op(rev, InsertPoint.after(aug))
             self._in_progress.add(name)
             try:
-                sweeps = _Sweeps(self, fn, args, results, tuple(overwritten))
+                sweeps = _Sweeps(self, fn, args, results, tuple(overwritten),
+                                 (False,) * len(args))
                 sweeps.pair(aug, rev)
             finally:
                 self._in_progress.discard(name)
@@ -445,7 +450,8 @@ class _Sweeps:
     at the current point of the reverse sweep."""
 
     def __init__(self, diff: ReverseDiff, fn: func.FuncOp, args: Sequence[Activity],
-                 results: Sequence[Activity], overwritten: Sequence[bool]):
+                 results: Sequence[Activity], overwritten: Sequence[bool],
+                 finite_args: Sequence[bool]):
         self.diff, self.fn, self.args, self.results = diff, fn, tuple(args), tuple(results)
         self.top = fn.body.block
         self.info = diff.analysis.analyze(
@@ -453,6 +459,7 @@ class _Sweeps:
             [a is not Activity.CONST for a in results])
         external = {self.info.key(a) for a, w in zip(fn.args, overwritten, strict=True) if w}
         self.memory = _Memory(fn, self.info, diff.analysis, external)
+        self.finite = FiniteValues(fn, self.info, diff.analysis, finite_args)
         self.forwarded = self._forwarding()
         self.cut: dict[Block, set[SSAValue]] = {}
         self.old_values: set[SSAValue] = {a for op in fn.walk() for r in op.regions
@@ -1196,8 +1203,11 @@ class _Sweeps:
         ds = partials(rec, rule, op, wanted)
         for made in rec.made:
             made.operands = [self._rev(u) for u in made.operands]
+        finite = self.finite.finite_partials(op)
+        unchecked = [finite and (fin or isinstance(op, arith.DivfOp))
+                     for fin in finite_partials(rule)]
         first = True
-        for u, d, want in zip(op.operands, ds, wanted, strict=True):
+        for u, d, want, fin in zip(op.operands, ds, wanted, unchecked, strict=True):
             if not want or d is ZERO:
                 continue
             if d is ONE:
@@ -1208,6 +1218,8 @@ class _Sweeps:
                 zero = rec.const(0.0, ybar.type)
                 cond = self._rev(d.cond)
                 term = rec.select(cond, ybar, zero) if d.when else rec.select(cond, zero, ybar)
+            elif fin:
+                term = rec.mul(self._rev(d), ybar)
             elif first:
                 term = checked_mul(rec, self._rev(d), ybar)
                 first = False

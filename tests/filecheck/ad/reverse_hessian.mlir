@@ -63,12 +63,7 @@ func.func @hessian(%x: f64, %v: f64, %n: i64, %seed: f64) -> f64 {
 // CHECK-NEXT:      %23 = arith.mulf %12, %21 : f64
 // CHECK-NEXT:      %24 = arith.mulf %18, %13 : f64
 // CHECK-NEXT:      %25 = arith.addf %23, %24 : f64
-// CHECK-NEXT:      %26 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %27 = arith.cmpf oeq, %12, %26 : f64
-// CHECK-NEXT:      %28 = arith.select %27, %26, %22 : f64
-// CHECK-NEXT:      %29 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %30 = arith.select %27, %29, %25 : f64
-// CHECK-NEXT:      scf.yield %28, %30 : f64, f64
+// CHECK-NEXT:      scf.yield %22, %25 : f64, f64
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %9, %10 : f64, f64
 // CHECK-NEXT:  }

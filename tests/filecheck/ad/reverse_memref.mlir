@@ -108,29 +108,15 @@ func.func @requests(%u: memref<?xf64>, %du: memref<?xf64>, %n: i64, %dt: f64, %s
 // CHECK-NEXT:        %32 = arith.constant 0.000000e+00 : f64
 // CHECK-NEXT:        memref.store %32, %du[%k_1] : memref<?xf64>
 // CHECK-NEXT:        %33 = arith.mulf %dt, %31 : f64
-// CHECK-NEXT:        %34 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:        %35 = arith.cmpf oeq, %31, %34 : f64
-// CHECK-NEXT:        %36 = arith.select %35, %34, %33 : f64
-// CHECK-NEXT:        %37 = arith.mulf %sq_1, %31 : f64
-// CHECK-NEXT:        %38 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:        %39 = math.absf %31 : f64
-// CHECK-NEXT:        %40 = arith.cmpf olt, %39, %38 : f64
-// CHECK-NEXT:        %41 = arith.select %40, %34, %37 : f64
-// CHECK-NEXT:        %42 = arith.addf %26, %41 : f64
-// CHECK-NEXT:        %43 = arith.mulf %v_1, %36 : f64
-// CHECK-NEXT:        %44 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:        %45 = arith.cmpf oeq, %36, %44 : f64
-// CHECK-NEXT:        %46 = arith.select %45, %44, %43 : f64
-// CHECK-NEXT:        %47 = arith.mulf %v_1, %36 : f64
-// CHECK-NEXT:        %48 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:        %49 = math.absf %36 : f64
-// CHECK-NEXT:        %50 = arith.cmpf olt, %49, %48 : f64
-// CHECK-NEXT:        %51 = arith.select %50, %44, %47 : f64
-// CHECK-NEXT:        %52 = arith.addf %46, %51 : f64
-// CHECK-NEXT:        %53 = memref.load %du[%k_1] : memref<?xf64>
-// CHECK-NEXT:        %54 = arith.addf %53, %52 : f64
-// CHECK-NEXT:        memref.store %54, %du[%k_1] : memref<?xf64>
-// CHECK-NEXT:        scf.yield %42 : f64
+// CHECK-NEXT:        %34 = arith.mulf %sq_1, %31 : f64
+// CHECK-NEXT:        %35 = arith.addf %26, %34 : f64
+// CHECK-NEXT:        %36 = arith.mulf %v_1, %33 : f64
+// CHECK-NEXT:        %37 = arith.mulf %v_1, %33 : f64
+// CHECK-NEXT:        %38 = arith.addf %36, %37 : f64
+// CHECK-NEXT:        %39 = memref.load %du[%k_1] : memref<?xf64>
+// CHECK-NEXT:        %40 = arith.addf %39, %38 : f64
+// CHECK-NEXT:        memref.store %40, %du[%k_1] : memref<?xf64>
+// CHECK-NEXT:        scf.yield %35 : f64
 // CHECK-NEXT:      }
 // CHECK-NEXT:      scf.yield %24 : f64
 // CHECK-NEXT:    }
@@ -179,23 +165,16 @@ func.func @requests(%u: memref<?xf64>, %du: memref<?xf64>, %n: i64, %dt: f64, %s
 // CHECK-NEXT:        %kj_1 = arith.index_cast %j_1 : i64 to index
 // CHECK-NEXT:        %bj_1 = memref.load %b[%kj_1] : memref<?xf64>
 // CHECK-NEXT:        %27 = arith.mulf %bj_1, %21 : f64
-// CHECK-NEXT:        %28 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:        %29 = arith.cmpf oeq, %21, %28 : f64
-// CHECK-NEXT:        %30 = arith.select %29, %28, %27 : f64
-// CHECK-NEXT:        %31 = arith.mulf %12, %21 : f64
-// CHECK-NEXT:        %32 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:        %33 = math.absf %21 : f64
-// CHECK-NEXT:        %34 = arith.cmpf olt, %33, %32 : f64
-// CHECK-NEXT:        %35 = arith.select %34, %28, %31 : f64
-// CHECK-NEXT:        %36 = memref.load %db[%kj_1] : memref<?xf64>
-// CHECK-NEXT:        %37 = arith.addf %36, %35 : f64
-// CHECK-NEXT:        memref.store %37, %db[%kj_1] : memref<?xf64>
-// CHECK-NEXT:        %38 = arith.addf %22, %30 : f64
-// CHECK-NEXT:        scf.yield %21, %38 : f64, f64
+// CHECK-NEXT:        %28 = arith.mulf %12, %21 : f64
+// CHECK-NEXT:        %29 = memref.load %db[%kj_1] : memref<?xf64>
+// CHECK-NEXT:        %30 = arith.addf %29, %28 : f64
+// CHECK-NEXT:        memref.store %30, %db[%kj_1] : memref<?xf64>
+// CHECK-NEXT:        %31 = arith.addf %22, %27 : f64
+// CHECK-NEXT:        scf.yield %21, %31 : f64, f64
 // CHECK-NEXT:      }
-// CHECK-NEXT:      %39 = memref.load %da[%ki_1] : memref<?xf64>
-// CHECK-NEXT:      %40 = arith.addf %39, %19 : f64
-// CHECK-NEXT:      memref.store %40, %da[%ki_1] : memref<?xf64>
+// CHECK-NEXT:      %32 = memref.load %da[%ki_1] : memref<?xf64>
+// CHECK-NEXT:      %33 = arith.addf %32, %19 : f64
+// CHECK-NEXT:      memref.store %33, %da[%ki_1] : memref<?xf64>
 // CHECK-NEXT:      scf.yield %18 : f64
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return

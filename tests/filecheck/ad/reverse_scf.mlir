@@ -94,16 +94,9 @@ func.func @requests(%x: f64, %n: i64, %s: f64) -> (f64, f64, f64) {
 // CHECK-NEXT:      %16 = arith.muli %15, %step : i64
 // CHECK-NEXT:      %i_1 = arith.addi %lb, %16 : i64
 // CHECK-NEXT:      %17 = arith.mulf %x, %11 : f64
-// CHECK-NEXT:      %18 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:      %19 = arith.cmpf oeq, %11, %18 : f64
-// CHECK-NEXT:      %20 = arith.select %19, %18, %17 : f64
-// CHECK-NEXT:      %21 = arith.mulf %s_1, %11 : f64
-// CHECK-NEXT:      %22 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:      %23 = math.absf %11 : f64
-// CHECK-NEXT:      %24 = arith.cmpf olt, %23, %22 : f64
-// CHECK-NEXT:      %25 = arith.select %24, %18, %21 : f64
-// CHECK-NEXT:      %26 = arith.addf %12, %25 : f64
-// CHECK-NEXT:      scf.yield %20, %26 : f64, f64
+// CHECK-NEXT:      %18 = arith.mulf %s_1, %11 : f64
+// CHECK-NEXT:      %19 = arith.addf %12, %18 : f64
+// CHECK-NEXT:      scf.yield %17, %19 : f64, f64
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %9 : f64
 // CHECK-NEXT:  }
@@ -136,19 +129,12 @@ func.func @requests(%x: f64, %n: i64, %s: f64) -> (f64, f64, f64) {
 // CHECK-NEXT:      %17 = scf.if %16 -> (f64) {
 // CHECK-NEXT:        %w_1 = ad.pop %tape : !ad.cache<f64>
 // CHECK-NEXT:        %18 = arith.mulf %w_1, %14 : f64
-// CHECK-NEXT:        %19 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:        %20 = arith.cmpf oeq, %14, %19 : f64
-// CHECK-NEXT:        %21 = arith.select %20, %19, %18 : f64
-// CHECK-NEXT:        %22 = arith.mulf %w_1, %14 : f64
-// CHECK-NEXT:        %23 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:        %24 = math.absf %14 : f64
-// CHECK-NEXT:        %25 = arith.cmpf olt, %24, %23 : f64
-// CHECK-NEXT:        %26 = arith.select %25, %19, %22 : f64
-// CHECK-NEXT:        %27 = arith.addf %21, %26 : f64
-// CHECK-NEXT:        scf.yield %27 : f64
+// CHECK-NEXT:        %19 = arith.mulf %w_1, %14 : f64
+// CHECK-NEXT:        %20 = arith.addf %18, %19 : f64
+// CHECK-NEXT:        scf.yield %20 : f64
 // CHECK-NEXT:      } else {
-// CHECK-NEXT:        %28 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:        scf.yield %28 : f64
+// CHECK-NEXT:        %21 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:        scf.yield %21 : f64
 // CHECK-NEXT:      }
 // CHECK-NEXT:      scf.yield %17, %14 : f64, f64
 // CHECK-NEXT:    }
@@ -198,21 +184,14 @@ func.func @requests(%x: f64, %n: i64, %s: f64) -> (f64, f64, f64) {
 // CHECK-NEXT:      %17 = arith.constant 0.000000e+00 : f64
 // CHECK-NEXT:      %18, %19 = scf.if %big_1 -> (f64, f64) {
 // CHECK-NEXT:        %20 = arith.mulf %x, %11 : f64
-// CHECK-NEXT:        %21 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:        %22 = arith.cmpf oeq, %11, %21 : f64
-// CHECK-NEXT:        %23 = arith.select %22, %21, %20 : f64
-// CHECK-NEXT:        %24 = arith.addf %17, %23 : f64
-// CHECK-NEXT:        %25 = arith.mulf %s_1, %11 : f64
-// CHECK-NEXT:        %26 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:        %27 = math.absf %11 : f64
-// CHECK-NEXT:        %28 = arith.cmpf olt, %27, %26 : f64
-// CHECK-NEXT:        %29 = arith.select %28, %21, %25 : f64
-// CHECK-NEXT:        %30 = arith.addf %12, %29 : f64
-// CHECK-NEXT:        scf.yield %24, %30 : f64, f64
+// CHECK-NEXT:        %21 = arith.addf %17, %20 : f64
+// CHECK-NEXT:        %22 = arith.mulf %s_1, %11 : f64
+// CHECK-NEXT:        %23 = arith.addf %12, %22 : f64
+// CHECK-NEXT:        scf.yield %21, %23 : f64, f64
 // CHECK-NEXT:      } else {
-// CHECK-NEXT:        %31 = arith.addf %17, %11 : f64
-// CHECK-NEXT:        %32 = arith.addf %12, %11 : f64
-// CHECK-NEXT:        scf.yield %31, %32 : f64, f64
+// CHECK-NEXT:        %24 = arith.addf %17, %11 : f64
+// CHECK-NEXT:        %25 = arith.addf %12, %11 : f64
+// CHECK-NEXT:        scf.yield %24, %25 : f64, f64
 // CHECK-NEXT:      }
 // CHECK-NEXT:      scf.yield %18, %19 : f64, f64
 // CHECK-NEXT:    }
