@@ -31,7 +31,8 @@ STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
 OPTIMIZE = ("canonicalize", "cse")
 # Inlined callees are cleaned up (loads they separated merge) before AD sees them.
 AD = ("inline-small-calls", "canonicalize", "cse",
-      "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse")
+      "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse",
+      "split-adjoint-loops")
 AD_LOWER = ("ad-lower-cache",)
 LOWER = (
     "lower-scf-while-to-cf",

@@ -17,9 +17,11 @@ conversions give finite values from finite operands; `a / b` is finite when
 `a` is and `b` has a positive lower bound (`1 + exp(-x)` in a sigmoid); a
 load is finite when every store into its array stores finite values and the
 array is an input or allocated here; loop-carried values and `scf.if`
-results are finite when every value that can reach them is. Everything else
-(log, exp, pow, sqrt, division by anything else, call results, values
-written by callees) may be inf or NaN. Overflow of `+ - *` is not modelled:
+results are finite when every value that can reach them is; a call's
+results and the arrays it writes are finite when the callee's analysis,
+given which operands are finite, says so (`FiniteSummaries`). Everything
+else (log, exp, pow, sqrt, division by anything else, calls of
+declarations) may be inf or NaN. Overflow of `+ - *` is not modelled:
 a product that overflows to inf, then discarded by a select, can still give
 a NaN gradient (as forward mode and JAX do).
 
@@ -53,14 +55,44 @@ def _is_float(v: SSAValue) -> bool:
     return isinstance(v.type, AnyFloat)
 
 
+class FiniteSummaries:
+    """Per callee and per "which arguments are finite": which of its results,
+    and which of its array arguments after the call, are finite (cached)."""
+
+    def __init__(self, analysis: ActivityAnalysis):
+        self.analysis = analysis
+        self._summaries: dict[tuple[str, tuple[bool, ...]],
+                              tuple[tuple[bool, ...], tuple[bool, ...]]] = {}
+
+    def of(self, fn: func.FuncOp, finite_args: tuple[bool, ...]
+           ) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
+        key = (fn.sym_name.data, finite_args)
+        if key not in self._summaries:
+            # a call cycle: assume nothing finite
+            self._summaries[key] = ((False,) * len(fn.function_type.outputs),
+                                    (False,) * len(fn.args))
+            values = self.values(fn, finite_args)
+            returns = [op for op in fn.walk() if isinstance(op, func.ReturnOp)]
+            results = tuple(all(values.finite(r.operands[i]) for r in returns)
+                            for i in range(len(fn.function_type.outputs)))
+            self._summaries[key] = (results, tuple(values.finite(a) for a in fn.args))
+        return self._summaries[key]
+
+    def values(self, fn: func.FuncOp, finite_args: Sequence[bool],
+               info: FunctionActivity | None = None) -> FiniteValues:
+        """The analysis of `fn` (with `info`'s alias classes, if given)."""
+        return FiniteValues(fn, info or self.analysis.aliases(fn), self, finite_args)
+
+
 class FiniteValues:
     """The float values (and array alias classes) of `fn` that cannot be inf
     or NaN when the arguments flagged in `finite_args` are finite; found as
     a fixed point that starts by assuming every value finite."""
 
-    def __init__(self, fn: func.FuncOp, info: FunctionActivity, analysis: ActivityAnalysis,
+    def __init__(self, fn: func.FuncOp, info: FunctionActivity, summaries: FiniteSummaries,
                  finite_args: Sequence[bool]):
-        self.info, self.analysis = info, analysis
+        self.info, self.summaries = info, summaries
+        self.analysis = summaries.analysis
         self.unsafe: set[SSAValue] = set()
         for arg, ok in zip(fn.args, finite_args, strict=True):
             if not ok:
@@ -125,17 +157,16 @@ class FiniteValues:
                 return (self._from(parent.after_region.block.args, op.args)
                         | self._from(parent.results, op.args))
             case func.CallOp():
-                changed = False
                 callee = self.analysis.callee(op)
-                written = (self.analysis.written_args(callee) if callee is not None
-                           else [isinstance(u.type, MemRefType) for u in op.operands])
-                for u, w in zip(op.operands, written, strict=True):
-                    if w:
-                        changed |= self._mark(u)
-                for r in op.results:
-                    if _is_float(r):
-                        changed |= self._mark(r)
-                return changed
+                if callee is None:
+                    results = (False,) * len(op.results)
+                    after = tuple(not isinstance(u.type, MemRefType) for u in op.operands)
+                else:
+                    results, after = self.summaries.of(
+                        callee, tuple(self.finite(u) for u in op.operands))
+                unsafe = [v for v, ok in zip((*op.operands, *op.results), (*after, *results),
+                                             strict=True) if not ok]
+                return any([self._mark(v) for v in unsafe])
             case scf.ForOp() | scf.IfOp() | scf.WhileOp() | ub.PoisonOp():
                 return False  # results follow their yields; poison is never read
         floats = [r for r in op.results if _is_float(r)]
@@ -153,6 +184,10 @@ class FiniteValues:
             lo = self.lower(op.rhs)
             return not (self.finite(op.lhs) and lo is not None and lo > 0)
         return True
+
+    def unchecked(self, fn: func.FuncOp) -> tuple[bool, ...]:
+        """`finite_partials` of each op of `fn`: what reverse mode makes of it."""
+        return tuple(self.finite_partials(op) for op in fn.walk())
 
     def finite_partials(self, op: Operation) -> bool:
         """Whether the partials of `op` are finite here, for its rule entries

@@ -69,6 +69,9 @@ check per push. Pushes that cannot be counted ahead (in `scf.while` bodies, or
 in loops that call functions which push too) reserve per execution of their
 block, and `ad-lower-cache` grows the buffer geometrically.
 
+Its reverse `scf.for` loops are marked `ad.adjoint`, so that
+`split-adjoint-loops` may reorder their shadow increments.
+
 Memory: the primal arrays keep their forward-sweep contents during the reverse
 sweep (nothing is restored but checkpointed segments' snapshots, before their
 re-run); distinct array arguments are assumed not to alias.
@@ -95,6 +98,7 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     SymbolRefAttr,
+    UnitAttr,
     i1,
     i64,
 )
@@ -105,6 +109,7 @@ from xdsl.traits import SymbolTable
 from xdsl.utils.exceptions import PassFailedException
 
 from cofactor.dialects.ad import (
+    ADJOINT,
     CHECKPOINT,
     SEGMENT,
     WHILE_SNAPSHOTS,
@@ -119,7 +124,7 @@ from cofactor.dialects.ad import (
     read_checkpoint,
 )
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
-from cofactor.passes._finite import FiniteValues
+from cofactor.passes._finite import FiniteSummaries
 from cofactor.passes._requests import replace_request
 from cofactor.passes._shadows import for_each_element, index_const, zero_array, zero_fill
 from cofactor.passes._tangent_rules import (
@@ -293,6 +298,7 @@ class ReverseDiff:
     def __init__(self, module: ModuleOp):
         self.module = module
         self.analysis = ActivityAnalysis(module)
+        self.finite = FiniteSummaries(self.analysis)
         self._gradients: dict[tuple, func.FuncOp] = {}
         self._pairs: dict[tuple, _Pair] = {}
         self._in_progress: set[str] = set()
@@ -356,12 +362,15 @@ class ReverseDiff:
         return self._gradients[key]
 
     def pair(self, name: str, args: Sequence[Activity], results: Sequence[Activity],
-             overwritten: Sequence[bool]) -> _Pair:
-        """The augmented forward and reverse functions of a callee (made once
-        for all its callers, so its arguments may be inf or NaN: `_finite`)."""
-        key = (name, tuple(args), tuple(results), tuple(overwritten))
+             overwritten: Sequence[bool], finite: Sequence[bool] | None = None) -> _Pair:
+        """The augmented forward and reverse functions of a callee; `finite`:
+        which arguments the caller knows to be finite (`_finite`; None: none).
+        Callers whose flags leave the same products unchecked share a pair."""
+        fn = self._function(name, args, results)
+        finite = tuple(finite) if finite is not None else (False,) * len(args)
+        unchecked = self.finite.values(fn, finite).unchecked(fn)
+        key = (name, tuple(args), tuple(results), tuple(overwritten), unchecked)
         if key not in self._pairs:
-            fn = self._function(name, args, results)
             ftype = fn.function_type
             inputs = [u for t, a in zip(ftype.inputs, args, strict=True)
                       for u in [t] * (1 + a.has_shadow)]
@@ -381,8 +390,7 @@ class ReverseDiff:
             Rewriter.insert_op(rev, InsertPoint.after(aug))
             self._in_progress.add(name)
             try:
-                sweeps = _Sweeps(self, fn, args, results, tuple(overwritten),
-                                 (False,) * len(args))
+                sweeps = _Sweeps(self, fn, args, results, tuple(overwritten), finite)
                 sweeps.pair(aug, rev)
             finally:
                 self._in_progress.discard(name)
@@ -459,7 +467,7 @@ class _Sweeps:
             [a is not Activity.CONST for a in results])
         external = {self.info.key(a) for a, w in zip(fn.args, overwritten, strict=True) if w}
         self.memory = _Memory(fn, self.info, diff.analysis, external)
-        self.finite = FiniteValues(fn, self.info, diff.analysis, finite_args)
+        self.finite = diff.finite.values(fn, finite_args, self.info)
         self.forwarded = self._forwarding()
         self.cut: dict[Block, set[SSAValue]] = {}
         self.old_values: set[SSAValue] = {a for op in fn.walk() for r in op.regions
@@ -1088,7 +1096,8 @@ class _Sweeps:
             return
         overwritten = [isinstance(v.type, MemRefType) and self.memory.overwritten_after(op, v)
                        for v in op.operands]
-        pair = self.diff.pair(op.callee.root_reference.data, args, results, overwritten)
+        pair = self.diff.pair(op.callee.root_reference.data, args, results, overwritten,
+                              [self.finite.finite(v) for v in op.operands])
         operands: list[SSAValue] = []
         for v, a in zip(op.operands, args, strict=True):
             operands.append(self.primal[v])
@@ -1312,6 +1321,7 @@ class _Sweeps:
         body = Block(arg_types=[lb.type, *(v.type for v in inits)])
         rev = e.insert(scf.ForOp(e.const(0, lb.type), trips, e.const(1, lb.type), inits,
                                  Region(body)))
+        rev.attributes[ADJOINT] = UnitAttr()
         scope = self._enter(old, body)
         h = scope.emit()
         last = h.op(arith.SubiOp(trips, h.const(1, lb.type)))
