@@ -181,19 +181,32 @@ class FiniteValues:
         if isinstance(op, _FINITE_OPS):
             return not operands_finite
         if isinstance(op, arith.DivfOp):
-            lo = self.lower(op.rhs)
-            return not (self.finite(op.lhs) and lo is not None and lo > 0)
+            return not self._bounded_division(op)
         return True
 
-    def unchecked(self, fn: func.FuncOp) -> tuple[bool, ...]:
-        """`finite_partials` of each op of `fn`: what reverse mode makes of it."""
-        return tuple(self.finite_partials(op) for op in fn.walk())
+    def unchecked(self, fn: func.FuncOp) -> tuple[tuple[bool, ...], ...]:
+        """What `finite_partials` sees of each op of `fn` (which operands are
+        finite, a division's bound): a key for reverse functions."""
+        return tuple((*(self.finite(u) for u in op.operands), self._bounded_division(op))
+                     for op in fn.walk())
 
-    def finite_partials(self, op: Operation) -> bool:
-        """Whether the partials of `op` are finite here, for its rule entries
-        marked `Finite` (all its float operands finite) and for a division by
-        a value with a positive lower bound (1/b and -a/b^2 stay finite)."""
-        if isinstance(op, arith.DivfOp):
-            lo = self.lower(op.rhs)
-            return self.finite(op.lhs) and lo is not None and lo > 0
-        return all(self.finite(u) for u in op.operands if _is_float(u))
+    def _bounded_division(self, op: Operation) -> bool:
+        """`a / b` with `a` finite and `b` at least some c > 0: 1/b and -a/b^2
+        are finite."""
+        if not isinstance(op, arith.DivfOp):
+            return False
+        lo = self.lower(op.rhs)
+        return self.finite(op.lhs) and lo is not None and lo > 0
+
+    def finite_partials(self, op: Operation, partials: Sequence[object],
+                        finite_entries: Sequence[bool]) -> list[bool]:
+        """Which of `op`'s partials are finite here: a `Finite` rule entry that
+        is one of the operands (mulf's and fma's other factor) if that operand
+        is finite, any other `Finite` entry if all float operands are, and
+        both partials of a bounded division."""
+        if self._bounded_division(op):
+            return [True] * len(partials)
+        operands_finite = all(self.finite(u) for u in op.operands if _is_float(u))
+        factors = {id(u) for u in op.operands}
+        return [entry and (self.finite(d) if id(d) in factors else operands_finite)
+                for d, entry in zip(partials, finite_entries, strict=True)]

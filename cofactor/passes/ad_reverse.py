@@ -1212,9 +1212,7 @@ class _Sweeps:
         ds = partials(rec, rule, op, wanted)
         for made in rec.made:
             made.operands = [self._rev(u) for u in made.operands]
-        finite = self.finite.finite_partials(op)
-        unchecked = [finite and (fin or isinstance(op, arith.DivfOp))
-                     for fin in finite_partials(rule)]
+        unchecked = self.finite.finite_partials(op, ds, finite_partials(rule))
         first = True
         for u, d, want, fin in zip(op.operands, ds, wanted, unchecked, strict=True):
             if not want or d is ZERO:

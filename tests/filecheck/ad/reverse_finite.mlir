@@ -2,9 +2,10 @@
 
 // Which reverse products are checked (_finite): a partial that is finite
 // wherever its op's operands are needs no check when those operands are
-// computed from the inputs by finite ops (inputs are finite); one that may
-// meet an inf (log, exp, a value stored after them) keeps the check, so a
-// zero adjoint still gives zero there.
+// computed from the inputs by finite ops (inputs are finite), and a product's
+// partial (the other factor) none when that factor is; one that may meet an
+// inf (log, exp, a value stored after them) keeps the check, so a zero
+// adjoint still gives zero there.
 
 // y = x * z + sin(x) * tanh(z): partials from the inputs by finite ops
 func.func @products(%x: f64, %z: f64) -> f64 {
@@ -35,7 +36,8 @@ func.func @discarded(%x: f64, %z: f64) -> f64 {
   func.return %y : f64
 }
 
-// a[0] = log(x); y = a[0] * z: a load of a value that may be inf
+// a[0] = log(x); y = a[0] * z: a load of a value that may be inf (z's
+// partial; a[0]'s partial z is finite)
 func.func @stored(%x: f64, %z: f64, %a: memref<1xf64>) -> f64 {
   %i = arith.constant 0 : index
   %l = math.log %x : f64
@@ -73,6 +75,7 @@ func.func @requests(%x: f64, %z: f64, %s: f64, %a: memref<1xf64>) -> (f64, f64, 
 // CHECK-NEXT:    %11 = arith.mulf %x, %0 : f64
 // CHECK-NEXT:    %12 = arith.addf %6, %11 : f64
 // CHECK-NEXT:    func.return %10, %12 : f64, f64
+// CHECK-NEXT:  }
 
 // The denominator 1 + exp(-x) is at least 1: 1/d and -y/d need no check;
 // exp's partial (its result) may be inf.
@@ -94,6 +97,7 @@ func.func @requests(%x: f64, %z: f64, %s: f64, %a: memref<1xf64>) -> (f64, f64, 
 // CHECK-NEXT:    %10 = arith.select %9, %8, %7 : f64
 // CHECK-NEXT:    %11 = arith.negf %10 : f64
 // CHECK-NEXT:    func.return %11, %5 : f64, f64
+// CHECK-NEXT:  }
 
 // CHECK-LABEL: func.func private @revdiff_discarded_aa_x(%x: f64, %z: f64, %0: f64) -> (f64, f64) {
 // CHECK-NEXT:    %c = arith.constant -1.000000e+00 : f64
@@ -104,26 +108,24 @@ func.func @requests(%x: f64, %z: f64, %s: f64, %a: memref<1xf64>) -> (f64, f64, 
 // CHECK-NEXT:    %2 = arith.constant 0.000000e+00 : f64
 // CHECK-NEXT:    %3 = arith.select %1, %2, %0 : f64
 // CHECK-NEXT:    %4 = arith.mulf %z, %3 : f64
-// CHECK-NEXT:    %5 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %6 = arith.cmpf oeq, %3, %5 : f64
-// CHECK-NEXT:    %7 = arith.select %6, %5, %4 : f64
-// CHECK-NEXT:    %8 = arith.mulf %l, %3 : f64
-// CHECK-NEXT:    %9 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:    %10 = math.absf %3 : f64
-// CHECK-NEXT:    %11 = arith.cmpf olt, %10, %9 : f64
-// CHECK-NEXT:    %12 = arith.select %11, %5, %8 : f64
-// CHECK-NEXT:    %13 = arith.constant 1.000000e+00 : f64
-// CHECK-NEXT:    %14 = arith.divf %13, %x : f64
-// CHECK-NEXT:    %15 = arith.mulf %14, %7 : f64
-// CHECK-NEXT:    %16 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %17 = arith.cmpf oeq, %7, %16 : f64
-// CHECK-NEXT:    %18 = arith.select %17, %16, %15 : f64
-// CHECK-NEXT:    func.return %18, %12 : f64, f64
+// CHECK-NEXT:    %5 = arith.mulf %l, %3 : f64
+// CHECK-NEXT:    %6 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %7 = arith.cmpf oeq, %3, %6 : f64
+// CHECK-NEXT:    %8 = arith.select %7, %6, %5 : f64
+// CHECK-NEXT:    %9 = arith.constant 1.000000e+00 : f64
+// CHECK-NEXT:    %10 = arith.divf %9, %x : f64
+// CHECK-NEXT:    %11 = arith.mulf %10, %4 : f64
+// CHECK-NEXT:    %12 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %13 = arith.cmpf oeq, %4, %12 : f64
+// CHECK-NEXT:    %14 = arith.select %13, %12, %11 : f64
+// CHECK-NEXT:    func.return %14, %8 : f64, f64
+// CHECK-NEXT:  }
 
 // CHECK-LABEL: func.func private @revdiff_stored_aac_x
 // CHECK:         %l = math.log %x : f64
 // CHECK:         %y = arith.mulf %v, %z : f64
 // CHECK-NEXT:    %10 = arith.mulf %z, %0 : f64
-// CHECK-NEXT:    %11 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %12 = arith.cmpf oeq, %0, %11 : f64
-// CHECK-NEXT:    %13 = arith.select %12, %11, %10 : f64
+// CHECK-NEXT:    %11 = arith.mulf %l, %0 : f64
+// CHECK-NEXT:    %12 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %13 = arith.cmpf oeq, %0, %12 : f64
+// CHECK-NEXT:    %14 = arith.select %13, %12, %11 : f64

@@ -55,16 +55,12 @@ func.func @requests(%x: f64, %z: f64, %s: f64, %h: f32) -> (f64, f64, f32) {
 // CHECK-NEXT:    %16 = arith.cmpf oeq, %8, %15 : f64
 // CHECK-NEXT:    %17 = arith.select %16, %15, %14 : f64
 // CHECK-NEXT:    %18 = arith.mulf %x, %8 : f64
-// CHECK-NEXT:    %19 = arith.constant 4.940660e-324 : f64
-// CHECK-NEXT:    %20 = math.absf %8 : f64
-// CHECK-NEXT:    %21 = arith.cmpf olt, %20, %19 : f64
-// CHECK-NEXT:    %22 = arith.select %21, %15, %18 : f64
-// CHECK-NEXT:    %23 = arith.mulf %e, %22 : f64
-// CHECK-NEXT:    %24 = arith.constant 0.000000e+00 : f64
-// CHECK-NEXT:    %25 = arith.cmpf oeq, %22, %24 : f64
-// CHECK-NEXT:    %26 = arith.select %25, %24, %23 : f64
-// CHECK-NEXT:    %27 = arith.addf %17, %26 : f64
-// CHECK-NEXT:    func.return %27, %13 : f64, f64
+// CHECK-NEXT:    %19 = arith.mulf %e, %18 : f64
+// CHECK-NEXT:    %20 = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %21 = arith.cmpf oeq, %18, %20 : f64
+// CHECK-NEXT:    %22 = arith.select %21, %20, %19 : f64
+// CHECK-NEXT:    %23 = arith.addf %17, %22 : f64
+// CHECK-NEXT:    func.return %23, %13 : f64, f64
 // CHECK-NEXT:  }
 
 // max passes ybar by its condition (no product), the constant 2 needs no
