@@ -8,18 +8,22 @@ increments commute, so each offset can have a loop of its own; each of those
 is a unit-stride read-modify-write that vectorizes.
 
 Which loops: innermost `scf.for` loops that `ad-reverse` made (marked
-`ad.adjoint`). An increment is `store (load M[i] + t), M[i]`. The loop is
-split when:
+`ad.adjoint`) holding only arith/math ops, loads, stores and pops (no
+branches, calls, or run-time checks that a copy would skip). An increment
+is `store (load M[i] + t), M[i]`. The loop is split when:
 
 - every access to an incremented array M in the loop is one of its
   increments' load or store;
 - every index of every increment is affine in the loop's counter
   (`c * iv + invariants + constant`, through addi, subi, muli by constants and
   index casts), in exactly one dimension, with the same c throughout;
-- the increments' offsets (the invariant terms and constant of that
-  dimension) are not all equal.
+- the increments' indices (as affine forms) are not all equal.
 
-Increments with equal offsets form one group. The group holding the first
+Increments with equal indices form one group, so that two iterations of a
+group's loop never touch one element. Rows apart (`da[i-1, j]`, `da[i, j]`)
+are groups apart too: LLVM does not prove two rows of one array disjoint
+when the row stride is a run-time value, and leaves such a loop scalar. The
+group holding the first
 increment stays in the loop with everything else; each other group moves to a
 loop of its own, inserted before it, with copies of the ops its `t` values
 need. Those must be pure arith/math ops, the counter, values defined outside
@@ -43,7 +47,7 @@ from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from cofactor.dialects.ad import ADJOINT
+from cofactor.dialects.ad import ADJOINT, PopOp
 
 # c * iv + sum(count * invariant) + constant
 Affine = tuple[int, frozenset[tuple[SSAValue, int]], int]
@@ -128,6 +132,10 @@ def _increments(body: Block, iv: SSAValue) -> list[_Increment] | None:
     return found
 
 
+# besides pure ops, what a loop may hold and still be split
+_KEPT = (memref.LoadOp, memref.StoreOp, PopOp, scf.YieldOp)
+
+
 def _pure(op: Operation) -> bool:
     return (op.dialect_name() in (arith.Arith.name, math.Math.name) and not op.regions
             or isinstance(op, memref.DimOp))
@@ -142,8 +150,8 @@ class _Split:
         self.iv = self.body.args[0]
 
     def run(self) -> bool:
-        if any(op.regions for op in self.body.ops):
-            return False
+        if not all(_pure(op) or isinstance(op, _KEPT) for op in self.body.ops):
+            return False  # a branch, a call, a run-time check the copies would skip
         incs = _increments(self.body, self.iv)
         if incs is None:
             return False
