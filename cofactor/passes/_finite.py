@@ -78,10 +78,9 @@ class FiniteSummaries:
             self._summaries[key] = (results, tuple(values.finite(a) for a in fn.args))
         return self._summaries[key]
 
-    def values(self, fn: func.FuncOp, finite_args: Sequence[bool],
-               info: FunctionActivity | None = None) -> FiniteValues:
-        """The analysis of `fn` (with `info`'s alias classes, if given)."""
-        return FiniteValues(fn, info or self.analysis.aliases(fn), self, finite_args)
+    def values(self, fn: func.FuncOp, finite_args: Sequence[bool]) -> FiniteValues:
+        """The analysis of `fn` when the arguments flagged are finite."""
+        return FiniteValues(fn, self.analysis.aliases(fn), self, finite_args)
 
 
 class FiniteValues:

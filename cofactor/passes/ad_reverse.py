@@ -124,7 +124,7 @@ from cofactor.dialects.ad import (
     read_checkpoint,
 )
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
-from cofactor.passes._finite import FiniteSummaries
+from cofactor.passes._finite import FiniteSummaries, FiniteValues
 from cofactor.passes._requests import replace_request
 from cofactor.passes._shadows import for_each_element, index_const, zero_array, zero_fill
 from cofactor.passes._tangent_rules import (
@@ -356,7 +356,7 @@ class ReverseDiff:
             self._in_progress.add(name)
             try:
                 _Sweeps(self, fn, args, results, (False,) * len(args),
-                        (True,) * len(args)).gradient(made)
+                        self.finite.values(fn, (True,) * len(args))).gradient(made)
             finally:
                 self._in_progress.discard(name)
         return self._gradients[key]
@@ -367,8 +367,8 @@ class ReverseDiff:
         which arguments the caller knows to be finite (`_finite`; None: none).
         Callers whose flags leave the same products unchecked share a pair."""
         fn = self._function(name, args, results)
-        finite = tuple(finite) if finite is not None else (False,) * len(args)
-        unchecked = self.finite.values(fn, finite).unchecked(fn)
+        values = self.finite.values(fn, finite or (False,) * len(args))
+        unchecked = values.unchecked(fn)
         key = (name, tuple(args), tuple(results), tuple(overwritten), unchecked)
         if key not in self._pairs:
             ftype = fn.function_type
@@ -390,7 +390,7 @@ class ReverseDiff:
             Rewriter.insert_op(rev, InsertPoint.after(aug))
             self._in_progress.add(name)
             try:
-                sweeps = _Sweeps(self, fn, args, results, tuple(overwritten), finite)
+                sweeps = _Sweeps(self, fn, args, results, tuple(overwritten), values)
                 sweeps.pair(aug, rev)
             finally:
                 self._in_progress.discard(name)
@@ -459,7 +459,7 @@ class _Sweeps:
 
     def __init__(self, diff: ReverseDiff, fn: func.FuncOp, args: Sequence[Activity],
                  results: Sequence[Activity], overwritten: Sequence[bool],
-                 finite_args: Sequence[bool]):
+                 finite: FiniteValues):
         self.diff, self.fn, self.args, self.results = diff, fn, tuple(args), tuple(results)
         self.top = fn.body.block
         self.info = diff.analysis.analyze(
@@ -467,7 +467,7 @@ class _Sweeps:
             [a is not Activity.CONST for a in results])
         external = {self.info.key(a) for a, w in zip(fn.args, overwritten, strict=True) if w}
         self.memory = _Memory(fn, self.info, diff.analysis, external)
-        self.finite = diff.finite.values(fn, finite_args, self.info)
+        self.finite = finite
         self.forwarded = self._forwarding()
         self.cut: dict[Block, set[SSAValue]] = {}
         self.old_values: set[SSAValue] = {a for op in fn.walk() for r in op.regions
