@@ -687,3 +687,51 @@ def test_periodic_reruns_each_segment_once(k, monkeypatch):
         segments = -(-n // period)
         last = [n - (segments - 1) * period] if n else []
         assert PROBED == last + [period] * (segments - 1), (n, k)
+
+
+
+TAPE_GROWTH = """
+import ctypes, sys
+from llvmlite import binding
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.realloc.restype, libc.realloc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
+grown = []  # allocations of 4 KiB or more (LLVM turns realloc(null, n) into malloc(n))
+malloc = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t)(
+    lambda n: (n >= 4096 and grown.append(n), libc.malloc(n))[1])
+realloc = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)(
+    lambda p, n: (n >= 4096 and grown.append(n), libc.realloc(p, n))[1])
+binding.add_symbol("malloc", ctypes.cast(malloc, ctypes.c_void_p).value)
+binding.add_symbol("realloc", ctypes.cast(realloc, ctypes.c_void_p).value)
+import cofactor
+sys.path.insert(0, {tests!r})
+from test_checkpoint import count_while
+grad = cofactor.grad(count_while, tape_limit=None)
+for n in {steps}:
+    grown.clear()
+    g = grad(0.3, n)
+    print(len(grown), repr(g))
+"""
+
+
+def test_a_growing_tape_is_allocated_once_from_the_second_call(tmp_path):
+    """A while loop's tape grows by doubling (realloc) in the first call; the
+    next calls start at the capacity the last one ended with (one allocation,
+    no copies), and shorter or longer loops still give the right gradient."""
+    import os
+    import subprocess
+    import sys
+
+    steps = [20_000, 20_000, 10, 10, 50_000, 2_000]
+    script = TAPE_GROWTH.format(tests=os.path.dirname(__file__), steps=steps)
+    env = dict(os.environ, COFACTOR_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=300, check=True).stdout.split()
+    reallocs, grads = [int(c) for c in out[::2]], [float(g) for g in out[1::2]]
+    # doubling, then once at the kept size, also for shorter loops (the kept
+    # size is the largest so far); a longer loop grows again
+    assert reallocs[0] > 4 and reallocs[1:4] == [1, 1, 1]
+    assert reallocs[4] > 1 and reallocs[5] == 1
+    online = cofactor.grad(count_while, checkpoint=cofactor.Checkpoint(snapshots=8))
+    for n, g in zip(steps, grads, strict=True):
+        assert g == pytest.approx(online(0.3, n), rel=1e-12), n

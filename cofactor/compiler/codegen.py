@@ -17,8 +17,9 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 from llvmlite.ir.instructions import CallInstrAttributes
 from xdsl.backend.llvm.convert import convert_module
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp
 
+from cofactor.passes.ad_lower_cache import TAPE_SLOTS
 from cofactor.runtime.engine import vector_library
 from cofactor.runtime.marshal import Array, flatten, parse_type
 
@@ -60,7 +61,31 @@ def to_llvmlite(module: ModuleOp) -> ir.Module:
         if not fn.is_declaration:
             fn.linkage = "internal"
     _define_runtime(llmod)
+    slots = module.attributes.get(TAPE_SLOTS)
+    if isinstance(slots, IntegerAttr):
+        _define_tape_hints(llmod, slots.value.data)
     return llmod
+
+
+def _define_tape_hints(llmod: ir.Module, slots: int) -> None:
+    """The capacity each tape of the module had when its function last
+    returned (`ad-lower-cache`), in a table of `slots` counts:
+
+    cofactor_tape_hint(slot) -> i64     the capacity kept (0 at first)
+    cofactor_tape_keep(slot, capacity)  keeps it
+
+    Relaxed atomic loads and stores: calls from several threads race on a
+    hint only, never on a tape."""
+    table = ir.GlobalVariable(llmod, ir.ArrayType(I64, slots), "cofactor_tape_hints")
+    table.linkage = "internal"
+    table.initializer = ir.Constant(ir.ArrayType(I64, slots), [0] * slots)
+    fn, b = _define(llmod, "cofactor_tape_hint", ir.FunctionType(I64, [I64]))
+    at = b.gep(table, [_i64(0), fn.args[0]], inbounds=True)
+    b.ret(b.load_atomic(at, "monotonic", 8))
+    fn, b = _define(llmod, "cofactor_tape_keep", ir.FunctionType(VOID, [I64, I64]))
+    at = b.gep(table, [_i64(0), fn.args[0]], inbounds=True)
+    b.store_atomic(fn.args[1], at, "monotonic", 8)
+    b.ret_void()
 
 
 def _declare(llmod: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:

@@ -7,7 +7,15 @@ function argument becomes those three arguments, and the function returns
 their final values after its results, so a callee pushes onto its caller's
 cache.
 
-- `ad.init`: an empty buffer (capacity 0), freed when its function returns;
+- `ad.init`: a buffer of the capacity this cache had when its function last
+  returned (`@cofactor_tape_hint(slot)`; 0 the first time), freed when its
+  function returns, which records the capacity (`@cofactor_tape_keep`): the
+  largest any call needed so far, as a vector keeps its capacity.
+  Each `ad.init` has its own slot; the module attribute `TAPE_SLOTS` counts
+  them and code generation defines the two functions over a table of that
+  many counts. From the second call on, a tape that grows (a while loop, a
+  loop calling functions that push) is allocated once at its final size
+  instead of being copied by `realloc` as it doubles;
 - `ad.reserve %c, %n`: if `top + n > cap`, a call of `@ad_cache_grow_<T>`
   `realloc`s the buffer to capacity `max(2 cap, top + n)`: a reservation
   before a loop nest allocates its exact size once, a reservation per
@@ -32,6 +40,7 @@ from xdsl.dialects.builtin import (
     DenseArrayBase,
     FunctionType,
     IndexType,
+    IntegerAttr,
     MemRefType,
     ModuleOp,
     UnrealizedConversionCastOp,
@@ -83,14 +92,18 @@ def _index(e: Emit, v: SSAValue) -> SSAValue:
     return e.op(arith.IndexCastOp(v, IndexType()))
 
 
+TAPE_SLOTS = "cofactor.tape_slots"
+
+
 class _Lowering:
     def __init__(self, module: ModuleOp):
         self.module = module
         self._grow: dict[Attribute, str] = {}
         self._libc: set[str] = set()
+        self.slots: dict[SSAValue, int] = {}
 
-    def libc(self, name: str, inputs: list[Attribute], outputs: list[Attribute]) -> str:
-        """Declare C library function `name` once."""
+    def declare(self, name: str, inputs: list[Attribute], outputs: list[Attribute]) -> str:
+        """Declare external function `name` (C library or runtime) once."""
         if name not in self._libc:
             self.module.body.block.add_op(func.FuncOp.external(name, inputs, outputs))
             self._libc.add(name)
@@ -107,7 +120,7 @@ class _Lowering:
             new_cap = e.op(arith.MaxSIOp(e.op(arith.MuliOp(cap, e.const(2, i64))),
                                          e.op(arith.AddiOp(top, n))))
             nbytes = e.op(arith.MuliOp(new_cap, e.const(_BYTES[str(element)], i64)))
-            realloc = self.libc("realloc", [PTR, i64], [PTR])
+            realloc = self.declare("realloc", [PTR, i64], [PTR])
             ptr = e.insert(func.CallOp(realloc, [_pointer(e, buf), nbytes], [PTR])).results[0]
             e.insert(func.ReturnOp(_buffer(e, t, ptr, new_cap), new_cap))
             name = f"ad_cache_grow_{element}"
@@ -132,8 +145,11 @@ class _Lowering:
         assert isinstance(ret, func.ReturnOp)
         e = Emit(InsertPoint.before(ret))
         for cache in owned:
-            free = self.libc("free", [PTR], [])
-            e.insert(func.CallOp(free, [_pointer(e, state[cache][0])], []))
+            buf, _, cap = state[cache]
+            keep = self.declare("cofactor_tape_keep", [i64, i64], [])
+            e.insert(func.CallOp(keep, [e.const(self.slots[cache], i64), cap], []))
+            free = self.declare("free", [PTR], [])
+            e.insert(func.CallOp(free, [_pointer(e, buf)], []))
         finals = [v for arg in cache_args for v in state[arg]]
         Rewriter.replace_op(ret, func.ReturnOp(*ret.operands, *finals))
         for cache in owned:
@@ -154,7 +170,13 @@ class _Lowering:
                 null = e.op(llvm.ZeroOp(result_types=[PTR]))
                 buf = _buffer(e, _buffer_type(op.cache.type), null, e.const(0, i64))
                 buf.name_hint = "tape"
-                state[op.cache] = (buf, e.const(0, i64), e.const(0, i64))
+                self.slots[op.cache] = len(self.slots)
+                hint = self.declare("cofactor_tape_hint", [i64], [i64])
+                size = e.insert(func.CallOp(hint, [e.const(self.slots[op.cache], i64)],
+                                            [i64])).results[0]
+                zero = e.const(0, i64)
+                buf, cap = self.ensure(e, op.cache.type, buf, zero, zero, size)
+                state[op.cache] = (buf, zero, cap)
                 created.append(op.cache)
                 continue
             elif isinstance(op, ReserveOp):
@@ -184,6 +206,13 @@ class _Lowering:
         if slots > 1:
             count = e.op(arith.MuliOp(count, e.const(slots, i64)))
             top = e.op(arith.MuliOp(top, e.const(slots, i64)))
+        buf, cap = self.ensure(e, cache, buf, top, cap, count)
+        return buf, state[1], cap
+
+    def ensure(self, e: Emit, cache: Attribute, buf: SSAValue, top: SSAValue, cap: SSAValue,
+               count: SSAValue) -> tuple[SSAValue, SSAValue]:
+        """Room for `count` more buffer elements above `top` (all in buffer
+        elements): the buffer and capacity, grown if they were short."""
         full = e.op(arith.CmpiOp(e.op(arith.AddiOp(top, count)), cap, "sgt"))
         grow, keep = Block(), Block()
         grown = func.CallOp(self.grow_function(_storage(cache)), [buf, top, cap, count],
@@ -191,7 +220,7 @@ class _Lowering:
         grow.add_ops([grown, scf.YieldOp(*grown.results)])
         keep.add_op(scf.YieldOp(buf, cap))
         branch = e.insert(scf.IfOp(full, [buf.type, i64], Region(grow), Region(keep)))
-        return branch.results[0], state[1], branch.results[1]
+        return branch.results[0], branch.results[1]
 
     def push(self, e: Emit, cache: Attribute, state: State, value: SSAValue) -> State:
         buf, top, cap = state
@@ -331,3 +360,5 @@ class AdLowerCache(ModulePass):
             if isinstance(fn, func.FuncOp) and fn.body.blocks and (
                     any(isinstance(a.type, CacheType) for a in fn.args) or _uses(fn)):
                 lowering.function(fn)
+        if lowering.slots:
+            op.attributes[TAPE_SLOTS] = IntegerAttr(len(lowering.slots), i64)
