@@ -37,20 +37,17 @@ reverse sweep. The sums are reassociated, as any change of loop order would.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, math, memref, scf
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from cofactor.dialects.ad import ADJOINT, PopOp
-
-# c * iv + sum(count * invariant) + constant
-Affine = tuple[int, frozenset[tuple[SSAValue, int]], int]
+from cofactor.passes._affine import Affine, affine_form, inside
 
 
 @dataclass
@@ -59,47 +56,6 @@ class _Increment:
     add: arith.AddfOp
     store: memref.StoreOp
     offset: tuple[Affine, ...]
-
-
-def _inside(v: SSAValue, body: Block) -> bool:
-    owner = v.owner
-    block = owner if isinstance(owner, Block) else owner.parent_block()
-    return block is body
-
-
-def _affine(v: SSAValue, iv: SSAValue, body: Block) -> Affine | None:
-    """`v` as c * iv + invariants + constant, or None."""
-    if v is iv:
-        return 1, frozenset(), 0
-    op = v.owner
-    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
-        return 0, frozenset(), op.value.value.data
-    if not _inside(v, body):
-        return 0, frozenset({(v, 1)}), 0
-    match op:
-        case arith.IndexCastOp() | arith.ExtSIOp():
-            return _affine(op.operands[0], iv, body)
-        case arith.AddiOp() | arith.SubiOp():
-            a, b = _affine(op.lhs, iv, body), _affine(op.rhs, iv, body)
-            if a is None or b is None:
-                return None
-            sign = 1 if isinstance(op, arith.AddiOp) else -1
-            terms = Counter(dict(a[1]))
-            for t, n in b[1]:
-                terms[t] += sign * n
-            return (a[0] + sign * b[0], frozenset((t, n) for t, n in terms.items() if n),
-                    a[2] + sign * b[2])
-        case arith.MuliOp():
-            a, b = _affine(op.lhs, iv, body), _affine(op.rhs, iv, body)
-            if a is None or b is None:
-                return None
-            if not b[0] and not b[1]:
-                a, b = b, a
-            if a[0] or a[1]:
-                return None  # neither factor is a constant
-            k = a[2]
-            return b[0] * k, frozenset((t, n * k) for t, n in b[1]), b[2] * k
-    return None
 
 
 def _increments(body: Block, iv: SSAValue) -> list[_Increment] | None:
@@ -119,7 +75,7 @@ def _increments(body: Block, iv: SSAValue) -> list[_Increment] | None:
                 break
         else:
             continue
-        forms = [_affine(i, iv, body) for i in op.indices]
+        forms = [affine_form(i, iv, body) for i in op.indices]
         if None in forms:
             return None
         varying = [f for f in forms if f[0]]
@@ -183,7 +139,7 @@ class _Split:
             work += [inc.store.value, *inc.store.indices]
         while work:
             v = work.pop()
-            if not _inside(v, self.body) or v is self.iv:
+            if not inside(v, self.body) or v is self.iv:
                 continue
             if isinstance(v, BlockArgument):
                 return None  # a loop-carried value
@@ -210,7 +166,7 @@ class _Split:
         if not writes:
             return True
         order = list(self.body.ops)
-        forms = [_affine(i, self.iv, self.body) for i in load.indices]
+        forms = [affine_form(i, self.iv, self.body) for i in load.indices]
         return (any(f is not None and f[0] for f in forms)
                 and all(list(w.indices) == list(load.indices)
                         and order.index(w) > order.index(load) for w in writes))
