@@ -28,7 +28,9 @@ from cofactor.passes import all_passes
 
 STAGES = ("input", "opt", "ad", "llvm-dialect", "llvm", "llvm-opt", "asm")
 
-OPTIMIZE = ("canonicalize", "cse")
+# Loops whose counter tests change value at a few points (periodic indices)
+# are split there, then the now-constant tests fold.
+OPTIMIZE = ("canonicalize", "cse", "split-loop-ranges", "canonicalize", "cse")
 # Inlined callees are cleaned up (loads they separated merge) before AD sees them.
 AD = ("inline-small-calls", "canonicalize", "cse",
       "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse",
