@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pytest
 from corpus import CASES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cofactor
 from cofactor.compiler.options import Options
@@ -624,6 +626,49 @@ def test_stencil_adjoint_loops_are_split_and_exact():
         u = rng.uniform(-1.0, 1.0, (ny, nx))
         np.testing.assert_allclose(g(u, steps, alpha), heat_2d_adjoint(u, steps, alpha),
                                    rtol=1e-13, atol=1e-14)
+
+
+SKEW = ((0.5, -2), (0.1, -1), (-0.25, 0), (0.75, 1))  # (coefficient, offset)
+
+
+def skewed_stencil(x, w, steps):
+    """An asymmetric 4-point stencil over time, then a weighted sum."""
+    n = x.shape[0]
+    u = x.copy()
+    v = x.copy()
+    for _ in range(steps):
+        for i in range(2, n - 1):
+            v[i] = 0.5 * u[i - 2] + 0.1 * u[i - 1] - 0.25 * u[i] + 0.75 * u[i + 1]
+        for i in range(2, n - 1):
+            u[i] = v[i]
+    s = 0.0
+    for i in range(n):
+        s += w[i] * u[i]
+    return s
+
+
+def skewed_stencil_adjoint(x, w, steps):
+    """The transposed steps, by hand."""
+    n = x.shape[0]
+    g = w.copy()
+    for _ in range(steps if n > 3 else 0):  # no interior below n = 4
+        inner = g[2:n - 1].copy()
+        g[2:n - 1] = 0.0
+        for c, o in SKEW:
+            g[2 + o:n - 1 + o] += c * inner
+    return g
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 16), st.integers(0, 4), st.integers(0, 2**31))
+def test_split_stencil_adjoints_equal_the_transposed_steps(n, steps, seed):
+    """Four offsets, four reverse loops (`split-adjoint-loops`): the gradient
+    is the hand-transposed stencil's, for every size and step count."""
+    rng = np.random.default_rng(seed)
+    x, w = rng.normal(size=n), rng.normal(size=n)
+    got = cofactor.grad(skewed_stencil)(x, w, steps)
+    np.testing.assert_allclose(got, skewed_stencil_adjoint(x, w, steps), rtol=1e-12,
+                               atol=1e-13)
 
 
 def test_cli_shows_the_gradient(tmp_path, capsys):
