@@ -24,7 +24,9 @@ get any):
   `augmented_<g>_...` in the forward sweep and its reverse function
   `reverse_<g>_...` at the mirrored point of the reverse sweep, made once per
   activity pattern (and per "the caller may overwrite this array argument
-  later" flags); both take the caller's caches. A call marked
+  later" flags), but once per call site for a leaf function given shadow
+  arrays, so that LLVM inlines both and vectorizes their loops knowing the
+  caller's arrays; both take the caller's caches. A call marked
   `ad.checkpoint` (a loop segment, see `ad-checkpoint`) runs plainly in the
   forward sweep after pushing the arrays it writes or that change later (the
   snapshot); at its mirrored point the reverse sweep pops them back, calls the
@@ -362,14 +364,16 @@ class ReverseDiff:
         return self._gradients[key]
 
     def pair(self, name: str, args: Sequence[Activity], results: Sequence[Activity],
-             overwritten: Sequence[bool], finite: Sequence[bool] | None = None) -> _Pair:
+             overwritten: Sequence[bool], finite: Sequence[bool] | None = None,
+             site: Operation | None = None) -> _Pair:
         """The augmented forward and reverse functions of a callee; `finite`:
         which arguments the caller knows to be finite (`_finite`; None: none).
-        Callers whose flags leave the same products unchecked share a pair."""
+        Callers whose flags leave the same products unchecked share a pair,
+        unless `site` (a call) asks for a pair of its own."""
         fn = self._function(name, args, results)
         values = self.finite.values(fn, finite or (False,) * len(args))
         unchecked = values.unchecked(fn)
-        key = (name, tuple(args), tuple(results), tuple(overwritten), unchecked)
+        key = (name, tuple(args), tuple(results), tuple(overwritten), unchecked, site)
         if key not in self._pairs:
             ftype = fn.function_type
             inputs = [u for t, a in zip(ftype.inputs, args, strict=True)
@@ -1096,8 +1100,16 @@ class _Sweeps:
             return
         overwritten = [isinstance(v.type, MemRefType) and self.memory.overwritten_after(op, v)
                        for v in op.operands]
+        # A leaf function (no calls) given shadow arrays gets a pair per call
+        # site: called once, LLVM inlines both functions whatever their size,
+        # and then knows the caller's arrays (unit strides, distinct
+        # allocations), so that their loops vectorize (as in ad-forward).
+        target = self.diff.analysis.callee(op)
+        per_site = (any(a.has_shadow for a in args) and target is not None
+                    and not any(isinstance(o, func.CallOp) for o in target.walk()))
         pair = self.diff.pair(op.callee.root_reference.data, args, results, overwritten,
-                              [self.finite.finite(v) for v in op.operands])
+                              [self.finite.finite(v) for v in op.operands],
+                              op if per_site else None)
         operands: list[SSAValue] = []
         for v, a in zip(op.operands, args, strict=True):
             operands.append(self.primal[v])
