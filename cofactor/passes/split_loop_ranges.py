@@ -95,10 +95,9 @@ def _normalize(pred: str, diff: Affine, t: SSAValue | None) -> _Test | bool | No
 
 
 class _Loop:
-    """One loop's tests, cuts and split."""
+    """One loop's tests of its counter."""
 
     def __init__(self, loop: scf.ForOp):
-        self.loop = loop
         self.body = loop.body.block
         self.iv = self.body.args[0]
         self.t = self._invariant()
