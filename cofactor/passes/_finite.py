@@ -63,6 +63,7 @@ class FiniteSummaries:
         self.analysis = analysis
         self._summaries: dict[tuple[str, tuple[bool, ...]],
                               tuple[tuple[bool, ...], tuple[bool, ...]]] = {}
+        self._values: dict[tuple[str, tuple[bool, ...]], FiniteValues] = {}
 
     def of(self, fn: func.FuncOp, finite_args: tuple[bool, ...]
            ) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
@@ -79,8 +80,11 @@ class FiniteSummaries:
         return self._summaries[key]
 
     def values(self, fn: func.FuncOp, finite_args: Sequence[bool]) -> FiniteValues:
-        """The analysis of `fn` when the arguments flagged are finite."""
-        return FiniteValues(fn, self.analysis.aliases(fn), self, finite_args)
+        """The analysis of `fn` when the arguments flagged are finite (cached)."""
+        key = (fn.sym_name.data, tuple(finite_args))
+        if key not in self._values:
+            self._values[key] = FiniteValues(fn, self.analysis.aliases(fn), self, finite_args)
+        return self._values[key]
 
 
 class FiniteValues:
