@@ -34,16 +34,24 @@ def combine(a: Affine, b: Affine, sign: int) -> Affine:
     return a[0] + sign * b[0], frozenset((t, n) for t, n in terms.items() if n), a[2] + sign * b[2]
 
 
+def constant_int(v: SSAValue) -> int | None:
+    """The value of an integer `arith.constant`, or None."""
+    op = v.owner
+    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
+        return op.value.value.data
+    return None
+
+
 def affine_form(v: SSAValue, iv: SSAValue, body: Block) -> Affine | None:
     """`v` as an affine form of the counter `iv` of the loop whose body is
     `body`, or None."""
     if v is iv:
         return 1, frozenset(), 0
-    op = v.owner
-    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
-        return 0, frozenset(), op.value.value.data
+    if (k := constant_int(v)) is not None:
+        return 0, frozenset(), k
     if not inside(v, body):
         return 0, frozenset({(v, 1)}), 0
+    op = v.owner
     match op:
         case arith.IndexCastOp() | arith.ExtSIOp():
             return affine_form(op.operands[0], iv, body)

@@ -94,7 +94,8 @@ class FiniteValues:
 
     def __init__(self, fn: func.FuncOp, info: FunctionActivity, summaries: FiniteSummaries,
                  finite_args: Sequence[bool]):
-        self.info, self.summaries = info, summaries
+        self.fn, self.info, self.summaries = fn, info, summaries
+        self._unchecked: tuple[tuple[bool, ...], ...] | None = None
         self.analysis = summaries.analysis
         self.unsafe: set[SSAValue] = set()
         for arg, ok in zip(fn.args, finite_args, strict=True):
@@ -187,11 +188,14 @@ class FiniteValues:
             return not self._bounded_division(op)
         return True
 
-    def unchecked(self, fn: func.FuncOp) -> tuple[tuple[bool, ...], ...]:
-        """What `finite_partials` sees of each op of `fn` (which operands are
-        finite, a division's bound): a key for reverse functions."""
-        return tuple((*(self.finite(u) for u in op.operands), self._bounded_division(op))
-                     for op in fn.walk())
+    def unchecked(self) -> tuple[tuple[bool, ...], ...]:
+        """What `finite_partials` sees of each op of the function (which
+        operands are finite, a division's bound): a key for reverse functions."""
+        if self._unchecked is None:
+            self._unchecked = tuple(
+                (*(self.finite(u) for u in op.operands), self._bounded_division(op))
+                for op in self.fn.walk())
+        return self._unchecked
 
     def _bounded_division(self, op: Operation) -> bool:
         """`a / b` with `a` finite and `b` at least some c > 0: 1/b and -a/b^2

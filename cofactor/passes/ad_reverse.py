@@ -95,7 +95,6 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     FunctionType,
     IndexType,
-    IntegerAttr,
     IntegerType,
     MemRefType,
     ModuleOp,
@@ -126,6 +125,7 @@ from cofactor.dialects.ad import (
     read_checkpoint,
 )
 from cofactor.passes._activity import ActivityAnalysis, FunctionActivity, has_body
+from cofactor.passes._affine import constant_int
 from cofactor.passes._finite import FiniteSummaries, FiniteValues
 from cofactor.passes._requests import replace_request
 from cofactor.passes._shadows import for_each_element, index_const, zero_array, zero_fill
@@ -181,16 +181,10 @@ def _block_of(v: SSAValue) -> Block:
     return block
 
 
-def _is_constant(v: SSAValue, value: int) -> bool:
-    owner = v.owner
-    return (isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr)
-            and owner.value.value.data == value)
-
-
 def _trip_count(e: Emit, lb: SSAValue, ub_: SSAValue, step: SSAValue) -> SSAValue:
     """Iterations of `scf.for lb to ub step step` (step > 0): 0 when ub <= lb."""
-    span = ub_ if _is_constant(lb, 0) else e.op(arith.SubiOp(ub_, lb))
-    if not _is_constant(step, 1):
+    span = ub_ if constant_int(lb) == 0 else e.op(arith.SubiOp(ub_, lb))
+    if not constant_int(step) == 1:
         one = e.const(1, lb.type)
         span = e.op(arith.DivSIOp(e.op(arith.SubiOp(e.op(arith.AddiOp(span, step)), one)),
                                   step))
@@ -372,7 +366,7 @@ class ReverseDiff:
         unless `site` (a call) asks for a pair of its own."""
         fn = self._function(name, args, results)
         values = self.finite.values(fn, finite or (False,) * len(args))
-        unchecked = values.unchecked(fn)
+        unchecked = values.unchecked()
         key = (name, tuple(args), tuple(results), tuple(overwritten), unchecked, site)
         if key not in self._pairs:
             ftype = fn.function_type

@@ -38,7 +38,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from cofactor.dialects.ad import CHECKPOINT
-from cofactor.passes._affine import Affine, affine_form, combine, inside
+from cofactor.passes._affine import Affine, affine_form, combine, constant_int, inside
 from cofactor.passes._tangent_rules import Emit
 
 MAX_CUTS = 4
@@ -193,13 +193,6 @@ class SplitLoopRanges(ModulePass):
             _split(loop)
 
 
-def _constant(v: SSAValue) -> int | None:
-    op = v.owner
-    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
-        return op.value.value.data
-    return None
-
-
 def _bounded_by(ub: SSAValue, t: SSAValue | None) -> bool:
     """Whether `ub` is `t` or `max(0, t)` (a range's clamped size)."""
     if ub is t:
@@ -207,12 +200,12 @@ def _bounded_by(ub: SSAValue, t: SSAValue | None) -> bool:
     op = ub.owner
     test = op.cond.owner if isinstance(op, arith.SelectOp) else None
     return (isinstance(test, arith.CmpiOp) and test.predicate.value.data == 4  # sgt
-            and test.rhs is t and _constant(test.lhs) == 0
-            and op.rhs is t and _constant(op.lhs) == 0)
+            and test.rhs is t and constant_int(test.lhs) == 0
+            and op.rhs is t and constant_int(op.lhs) == 0)
 
 
 def _split(loop: scf.ForOp) -> None:
-    if _constant(loop.step) != 1:
+    if constant_int(loop.step) != 1:
         return
     info = _Loop(loop)
     tests = info.tests()
@@ -226,7 +219,7 @@ def _split(loop: scf.ForOp) -> None:
             cuts.add(test.cut)
             if test.equal:
                 cuts.add(_Cut(test.cut.tcoef, test.cut.k + 1))
-    low = _constant(loop.lb)
+    low = constant_int(loop.lb)
     high_t = _bounded_by(loop.ub, info.t)
     below = {c for c in cuts if low is not None and c.tcoef <= 0 and (c.tcoef < 0 or c.k <= low)}
     above = {c for c in cuts if high_t and c.tcoef == 1 and c.k >= 0}
