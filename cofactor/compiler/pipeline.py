@@ -34,7 +34,7 @@ OPTIMIZE = ("canonicalize", "cse", "split-loop-ranges", "canonicalize", "cse")
 # Inlined callees are cleaned up (loads they separated merge) before AD sees them.
 AD = ("inline-small-calls", "canonicalize", "cse",
       "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse",
-      "split-adjoint-loops")
+      "split-adjoint-loops", "jam-adjoint-loops")
 AD_LOWER = ("ad-lower-cache",)
 LOWER = (
     "lower-scf-while-to-cf",

@@ -1,14 +1,14 @@
 """Integer values as affine forms of a loop counter: `c * iv + sum(n_k * t_k) + k`
 with t_k loop-invariant values, read through addi, subi, muli by constants,
-index casts and sign extensions. Used by the passes that split loops."""
+index casts and sign extensions; and which ops are pure. Used by the loop passes."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from xdsl.dialects import arith
+from xdsl.dialects import arith, math, memref
 from xdsl.dialects.builtin import IntegerAttr
-from xdsl.ir import Block, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 
 # (c, {(invariant, count)}, constant)
 Affine = tuple[int, frozenset[tuple[SSAValue, int]], int]
@@ -71,3 +71,10 @@ def affine_form(v: SSAValue, iv: SSAValue, body: Block) -> Affine | None:
             k = a[2]
             return b[0] * k, frozenset((t, n * k) for t, n in b[1]), b[2] * k
     return None
+
+
+def pure(op: Operation) -> bool:
+    """An arith/math op without regions, or a `memref.dim`: one a loop pass may
+    copy, move or share."""
+    return (op.dialect_name() in (arith.Arith.name, math.Math.name) and not op.regions
+            or isinstance(op, memref.DimOp))

@@ -40,14 +40,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, math, memref, scf
+from xdsl.dialects import arith, memref, scf
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from cofactor.dialects.ad import ADJOINT, PopOp
-from cofactor.passes._affine import Affine, affine_form, inside
+from cofactor.passes._affine import Affine, affine_form, inside, pure
 
 
 @dataclass
@@ -92,11 +92,6 @@ def _increments(body: Block, iv: SSAValue) -> list[_Increment] | None:
 _KEPT = (memref.LoadOp, memref.StoreOp, PopOp, scf.YieldOp)
 
 
-def _pure(op: Operation) -> bool:
-    return (op.dialect_name() in (arith.Arith.name, math.Math.name) and not op.regions
-            or isinstance(op, memref.DimOp))
-
-
 class _Split:
     """Checks one loop and splits it."""
 
@@ -106,7 +101,7 @@ class _Split:
         self.iv = self.body.args[0]
 
     def run(self) -> bool:
-        if not all(_pure(op) or isinstance(op, _KEPT) for op in self.body.ops):
+        if not all(pure(op) or isinstance(op, _KEPT) for op in self.body.ops):
             return False  # a branch, a call, a run-time check the copies would skip
         incs = _increments(self.body, self.iv)
         if incs is None:
@@ -152,7 +147,7 @@ class _Split:
             elif isinstance(op, memref.LoadOp):
                 if not self._readable(op):
                     return None
-            elif not _pure(op):
+            elif not pure(op):
                 return None
             needed.add(op)
             work += op.operands
@@ -185,7 +180,7 @@ class _Split:
         while changed:
             changed = False
             for op in reversed(list(self.body.ops)):
-                if (_pure(op) or isinstance(op, memref.LoadOp)) and \
+                if (pure(op) or isinstance(op, memref.LoadOp)) and \
                         all(not r.uses for r in op.results):
                     Rewriter.erase_op(op)
                     changed = True
