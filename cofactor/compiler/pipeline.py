@@ -1,9 +1,10 @@
 """The pipeline driver: Python function -> IR stages -> LLVM module.
 
 Stages, in order, each printable: `input` (frontend output), `opt` (optimized
-before AD), `ad` (derivative functions generated and optimized again; the same
-as `opt` for a primal), `llvm-dialect` (xDSL's llvm dialect), `llvm` (LLVM IR text before
-LLVM's optimizer), `llvm-opt` (after O3), `asm` (host assembly).
+before AD), `ad` (derivative functions generated and optimized again; then, for
+a primal too, float reductions' library math split out: `LATE`), `llvm-dialect`
+(xDSL's llvm dialect), `llvm` (LLVM IR text before LLVM's optimizer), `llvm-opt`
+(after O3), `asm` (host assembly).
 `COFACTOR_PRINT_IR_AFTER_ALL=1` prints the IR after every pass; `timing=True`
 (or `COFACTOR_TIMING=1`) prints the time spent in each pass.
 """
@@ -35,6 +36,9 @@ OPTIMIZE = ("canonicalize", "cse", "split-loop-ranges", "canonicalize", "cse")
 AD = ("inline-small-calls", "canonicalize", "cse",
       "ad-checkpoint", "ad-reverse", "ad-forward", "canonicalize", "cse",
       "split-adjoint-loops", "jam-adjoint-loops")
+# For primals and derivatives alike: float reductions' library math is computed
+# in a loop of its own, which vectorizes.
+LATE = ("split-math-reductions",)
 AD_LOWER = ("ad-lower-cache",)
 LOWER = (
     "lower-scf-while-to-cf",
@@ -298,6 +302,7 @@ def lower(pyfunc: Callable, arg_types: tuple[ValueType, ...], options: Options,
         symbol, types, result, positions = add_request(module, symbol, types, result,
                                                        derivative)
         instrument.run(AD, module)
+    instrument.run(LATE, module)
     if "ad" in keep:
         stages["ad"] = str(module)
     if derivative is not None:

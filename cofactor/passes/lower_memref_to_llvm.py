@@ -8,6 +8,7 @@ operands and results not yet lowered are bridged with unrealized casts, and
 allocation takes the call context from `rt.ctx` (see `function_ctx`).
 """
 
+import math
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
@@ -154,6 +155,21 @@ def _alloc(b: Builder, op: memref.AllocOp) -> list[SSAValue]:
     return [_descriptor(b, t, b.insert(call).returned, sizes, strides)]
 
 
+def _alloca(b: Builder, op: memref.AllocaOp) -> list[SSAValue]:
+    """A static-shape buffer on the stack (the split loops' scratch)."""
+    t = op.memref.type
+    shape = t.get_shape()
+    if DYNAMIC_INDEX in shape:
+        raise PassFailedException("memref.alloca: only static shapes are lowered")
+    strides = [1]
+    for size in reversed(shape[1:]):
+        strides.insert(0, strides[0] * size)
+    count = i64_constant(b, math.prod(shape))
+    ptr = b.insert(llvm.AllocaOp(count, storage_type(t.element_type), alignment=64)).res
+    return [_descriptor(b, t, ptr, [i64_constant(b, s) for s in shape],
+                        [i64_constant(b, s) for s in strides])]
+
+
 def _dealloc(b: Builder, op: memref.DeallocOp) -> list[SSAValue]:
     ptr = _extract(b, as_llvm(op.memref), [0], PTR)
     b.insert(llvm.CallOp("cofactor_free", function_ctx(op), ptr))
@@ -206,6 +222,7 @@ _LOWERINGS: dict[type[Operation], Callable[[Builder, Operation], list[SSAValue]]
     memref.StoreOp: _store,
     memref.DimOp: _dim,
     memref.AllocOp: _alloc,
+    memref.AllocaOp: _alloca,
     memref.DeallocOp: _dealloc,
     memref.CastOp: _cast,
     memref.SubviewOp: _subview,
