@@ -404,8 +404,8 @@ AD = Dialect("ad", [FwdDiffOp, AutoDiffOp, InitOp, ReserveOp, PushOp, PopOp],
 # off an `scf.for` (and marks the calls it outlines with it), and passes that
 # know nothing of AD keep the loop as it is.
 CHECKPOINT = "ad.checkpoint"
-# On an `scf.for` of a reverse sweep (`ad-reverse`): `split-adjoint-loops` may
-# reorder its shadow increments.
+# On an `scf.for` of a reverse sweep (`ad-reverse`): `split-adjoint-loops` and
+# `jam-adjoint-loops` may reorder its shadow increments.
 ADJOINT = "ad.adjoint"
 SCHEDULES = ("periodic", "binomial")
 # On an `scf.while` that `ad-checkpoint` outlined: its segment function (the

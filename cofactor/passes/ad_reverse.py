@@ -72,7 +72,8 @@ in loops that call functions which push too) reserve per execution of their
 block, and `ad-lower-cache` grows the buffer geometrically.
 
 Its reverse `scf.for` loops are marked `ad.adjoint`, so that
-`split-adjoint-loops` may reorder their shadow increments.
+`split-adjoint-loops` and `jam-adjoint-loops` may reorder their shadow
+increments (taking distinct arrays not to alias).
 
 Memory: the primal arrays keep their forward-sweep contents during the reverse
 sweep (nothing is restored but checkpointed segments' snapshots, before their

@@ -11,8 +11,8 @@ store that a later copy overwrites goes.
 Which loops: an `scf.for` that `ad-reverse` made (marked `ad.adjoint`), step
 1, without loop-carried values, whose body is pure arith/math ops and one
 innermost `scf.for` (bounds the same in every iteration, no loop-carried
-values) of pure ops, loads and stores; no pops (their order is the tape's), branches or calls.
-It is jammed when
+values) of pure ops, loads and stores; no pops (their order is the tape's),
+branches or calls. It is jammed when
 
 - every array the inner loop stores to is indexed, in all its accesses there,
   in one dimension by the same affine form `c * k + invariants` (c != 0) of
@@ -44,8 +44,9 @@ _Access = memref.LoadOp | memref.StoreOp
 _ACCESS = (memref.LoadOp, memref.StoreOp)
 
 
-def _jammable(outer: scf.ForOp) -> scf.ForOp | None:
-    """The inner loop of `outer` if the nest may be jammed, else None."""
+def _jammable(outer: scf.ForOp) -> tuple[scf.ForOp, set[SSAValue]] | None:
+    """The inner loop of `outer` and the nest's varying values, if the nest may
+    be jammed."""
     if outer.results or constant_int(outer.step) != 1:
         return None
     ops = list(outer.body.block.ops)
@@ -60,7 +61,9 @@ def _jammable(outer: scf.ForOp) -> scf.ForOp | None:
     varying = _varying(outer, inner)
     if any(v in varying for v in (inner.lb, inner.ub, inner.step)):
         return None
-    return inner if _independent(inner, varying) and _shares(inner, varying) else None
+    if _independent(inner, varying) and _shares(inner, varying):
+        return inner, varying
+    return None
 
 
 def _independent(inner: scf.ForOp, varying: set[SSAValue]) -> bool:
@@ -139,9 +142,8 @@ def _constant(value: int, like: SSAValue) -> arith.ConstantOp:
     return arith.ConstantOp(IntegerAttr(value, like.type))
 
 
-def _jam(outer: scf.ForOp, inner: scf.ForOp) -> None:
+def _jam(outer: scf.ForOp, inner: scf.ForOp, varying: set[SSAValue]) -> None:
     """Insert the jammed loop before `outer`, which keeps the remainder."""
-    varying = _varying(outer, inner)
     before = InsertPoint.before(outer)
     zero, step = _constant(0, outer.lb), _constant(COPIES, outer.lb)
     trips = arith.SubiOp(outer.ub, outer.lb)
@@ -190,8 +192,8 @@ class JamAdjointLoops(ModulePass):
     name = "jam-adjoint-loops"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        nests = [(loop, inner) for loop in op.walk()
+        nests = [(loop, *nest) for loop in op.walk()
                  if isinstance(loop, scf.ForOp) and ADJOINT in loop.attributes
-                 and (inner := _jammable(loop)) is not None]
-        for outer, inner in nests:
-            _jam(outer, inner)
+                 and (nest := _jammable(loop)) is not None]
+        for outer, inner, varying in nests:
+            _jam(outer, inner, varying)
