@@ -137,5 +137,7 @@ class SplitMathReductions(ModulePass):
                 if isinstance(o, LIBRARY_CALLS) and (s := _slice(o, body)) is not None:
                     moved.append(o)
                     needed |= s
+            # one computed only for another's slice needs no buffer of its own
+            moved = [o for o in moved if any(u.operation not in needed for u in o.results[0].uses)]
             if moved:
                 _split(loop, moved, needed)
